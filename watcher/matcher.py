@@ -1,0 +1,426 @@
+"""The matcher: a ruleset compiled once, then matched against items. Pure: no I/O, no clock.
+
+Compiling builds an index from every normalised word form a rule can match (the word and its
+inflections) to the rule terms using it, plus a deletion index (SymSpell) for typo tolerance.
+Matching an item then costs time in proportion to its text, not to the number of rules:
+
+1. each field's words are looked up in the index (set intersection, in C);
+2. words that are neither indexed nor known English words or names are looked up as possible
+   typos (same first letter, within the term's edit distance), once per distinct word for the
+   life of the matcher (cached);
+3. only terms using a found word are checked (phrases: consecutive words), and only rules using
+   such a term are evaluated. Rules whose ``all``/``any`` are only ``/regex/`` terms are the
+   exception: they are evaluated for every item.
+
+Positions are computed only for rules that matched, for highlighting.
+"""
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Final
+
+from rapidfuzz.distance import OSA
+
+from watcher.items import FeedRef, Item
+from watcher.rules import FIELDS, Rule, is_regex
+from watcher.text import (
+    WordSpan,
+    auto_edits,
+    fixed_edits,
+    inflections,
+    known_words,
+    plain_text,
+    word_spans,
+    words,
+)
+
+_FUZZY_CACHE_LIMIT: Final = 200_000
+_MIN_TYPO_LENGTH: Final = 4  # the shortest word that can be a typo of a 5-letter word
+_NO_EDITS: Final = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TermHit:
+    """Where a term matched: offsets into the field's plain text (``watcher.text.plain_text``)."""
+
+    term: str
+    field: str
+    start: int
+    end: int
+    text: str
+    edits: int
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A rule matching an item, with a 0-100 score (100: every term exact) and what matched."""
+
+    item_id: str
+    rule_id: str
+    score: int
+    terms: tuple[str, ...]
+    hits: tuple[TermHit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    """A distinct term of the ruleset: indexed words (a phrase) or a regex on normalised text."""
+
+    words: tuple[int, ...]  # word keys, empty for a regex
+    regex: re.Pattern[str] | None
+    letters: int
+
+
+@dataclass(frozen=True, slots=True)
+class _RuleTerm:
+    """A term as one rule wrote it."""
+
+    term: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    rule: Rule
+    all: tuple[tuple[_RuleTerm, ...], ...]
+    any: tuple[_RuleTerm, ...]
+    none: tuple[_RuleTerm, ...]
+    fields: tuple[str, ...]
+    feeds: frozenset[str] | None
+
+
+class _FieldScan:
+    """One field of one item: its words, which indexed words they are, which terms they satisfy."""
+
+    def __init__(self, plain: str, field_words: list[str], word_keys: dict[str, dict[int, int]]) -> None:
+        self.plain = plain
+        self.words = field_words
+        self.word_keys = word_keys  # surface word -> {word key: edits}
+        self.found: dict[int, int] = {}  # indexed term -> fewest edits
+        self.regex_found: dict[int, int | None] = {}
+
+    @cached_property
+    def positions(self) -> dict[str, list[int]]:
+        """Where each indexed word occurs in the field."""
+        positions: dict[str, list[int]] = {}
+        for index, word in enumerate(self.words):
+            if word in self.word_keys:
+                positions.setdefault(word, []).append(index)
+        return positions
+
+    @cached_property
+    def spans(self) -> list[WordSpan]:
+        """The words with their offsets in ``plain``, for highlighting."""
+        return word_spans(self.plain)
+
+    @cached_property
+    def normalised(self) -> str:
+        """The field as ``/regex/`` terms see it: its words joined by single spaces."""
+        return " ".join(self.words)
+
+
+def _is_acronym(written: str) -> bool:
+    return len(written) >= 2 and written.isupper()
+
+
+def _deletions(word: str, depth: int) -> set[str]:
+    """The word and every string made by deleting up to ``depth`` of its letters."""
+    found = frontier = {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1 :] for w in frontier if len(w) > 1 for i in range(len(w))}
+        found = found | frontier
+    return found
+
+
+class Matcher:
+    """A compiled ruleset. Build it once per ruleset; ``match`` items against it."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self._word_keys: dict[tuple[str, int], int] = {}
+        self._key_terms: list[list[tuple[int, int]]] = []  # word key -> (term, position in term)
+        self._terms: list[_Term] = []
+        self._term_ids: dict[tuple[tuple[int, ...], str], int] = {}
+        self._term_rules: list[list[int]] = []  # term -> rules it can make candidates
+        self._rules: list[_CompiledRule] = []
+        self._always: list[int] = []  # rules that need no indexed term
+        for rule in rules:
+            if rule.enabled:
+                self._add_rule(rule)
+        self._fields = tuple(f for f in FIELDS if any(f in r.fields for r in self._rules))
+        self._build_word_index()
+        self._fuzzy_cache: dict[str, dict[int, int]] = {}
+
+    # -- compiling ---------------------------------------------------------------------------
+
+    def _add_rule(self, rule: Rule) -> None:
+        index = len(self._rules)
+        edits = rule.fuzziness
+
+        def terms(texts: Iterable[str], candidate: bool) -> tuple[_RuleTerm, ...]:
+            compiled = tuple(_RuleTerm(self._term(text, edits), text) for text in texts)
+            if candidate:
+                for rule_term in compiled:
+                    self._term_rules[rule_term.term].append(index)
+            return compiled
+
+        compiled = _CompiledRule(
+            rule=rule,
+            all=tuple(terms(alternatives, candidate=True) for alternatives in rule.match.all),
+            any=terms(rule.match.any, candidate=True),
+            none=terms(rule.match.none, candidate=False),
+            fields=rule.fields,
+            feeds=frozenset(rule.feeds) if rule.feeds is not None else None,
+        )
+        self._rules.append(compiled)
+
+        def indexed(entry: tuple[_RuleTerm, ...]) -> bool:
+            return all(self._terms[t.term].regex is None for t in entry)
+
+        if not (
+            any(indexed(entry) for entry in compiled.all) or (not compiled.all and indexed(compiled.any))
+        ):
+            self._always.append(index)
+
+    def _term(self, text: str, fuzziness: str | int) -> int:
+        if is_regex(text):
+            identity: tuple[tuple[int, ...], str] = ((), text)
+            if identity not in self._term_ids:
+                self._new_term(identity, _Term((), re.compile(text[1:-1]), len(text) - 2))
+            return self._term_ids[identity]
+        spans = word_spans(plain_text(text))
+        term_words = [span.word for span in spans]
+        # A word written in capitals is an acronym (IRIGC, BRICS): a typo of one is another one.
+        keys = tuple(
+            self._word_key(span.word, "off" if _is_acronym(text[span.start : span.end]) else fuzziness)
+            for span in spans
+        )
+        identity = (keys, "")
+        if identity not in self._term_ids:
+            term = self._new_term(identity, _Term(keys, None, sum(map(len, term_words))))
+            for position, key in enumerate(keys):
+                self._key_terms[key].append((term, position))
+        return self._term_ids[identity]
+
+    def _new_term(self, identity: tuple[tuple[int, ...], str], term: _Term) -> int:
+        self._term_ids[identity] = len(self._terms)
+        self._terms.append(term)
+        self._term_rules.append([])
+        return len(self._terms) - 1
+
+    def _word_key(self, word: str, fuzziness: str | int) -> int:
+        if fuzziness == "off":
+            edits = 0
+        elif fuzziness == "auto":
+            edits = auto_edits(word)
+        else:
+            edits = fixed_edits(word, int(fuzziness))
+        key = self._word_keys.get((word, edits))
+        if key is None:
+            key = self._word_keys[(word, edits)] = len(self._key_terms)
+            self._key_terms.append([])
+        return key
+
+    def _build_word_index(self) -> None:
+        exact: dict[str, dict[int, int]] = {}
+        self._fuzzy_forms: list[tuple[str, int, int]] = []  # (form, word key, allowed edits)
+        self._deletes: dict[str, list[int]] = {}
+        for (word, edits), key in self._word_keys.items():
+            for form in inflections(word):
+                exact.setdefault(form, {})[key] = _NO_EDITS
+                if edits:
+                    self._fuzzy_forms.append((form, key, edits))
+                    for deletion in _deletions(form, edits):
+                        self._deletes.setdefault(deletion, []).append(len(self._fuzzy_forms) - 1)
+        self._exact = exact
+        self._exact_words = frozenset(exact)
+        self._max_edits = max((edits for _, _, edits in self._fuzzy_forms), default=0)
+        # How deep to look for typos of a text word of each length: a form of length n allowing
+        # k edits can only be reached from words of length n-k to n+k.
+        self._depth_by_length: dict[int, int] = {}
+        for form, _, edits in self._fuzzy_forms:
+            for length in range(len(form) - edits, len(form) + edits + 1):
+                self._depth_by_length[length] = max(self._depth_by_length.get(length, 0), edits)
+        # Typos are looked up only for words that are neither indexed nor known English words.
+        self._known_words = self._exact_words | known_words() if self._max_edits else self._exact_words
+
+    # -- matching ----------------------------------------------------------------------------
+
+    def match(self, item: Item, feed: FeedRef | None = None) -> list[Match]:
+        """The rules ``item`` matches, best score first. ``feed=None`` ignores rules' ``feeds``."""
+        scans: dict[str, _FieldScan] = {name: self._scan(getattr(item, name)) for name in self._fields}
+        candidates = set(self._always)
+        for scan in scans.values():
+            for term in scan.found:
+                candidates.update(self._term_rules[term])
+        matches = []
+        for index in sorted(candidates):
+            rule = self._rules[index]
+            if (
+                feed is not None
+                and rule.feeds is not None
+                and not (feed.name in rule.feeds or feed.tags & rule.feeds)
+            ):
+                continue
+            found = self._evaluate(rule, scans, item.id)
+            if found is not None:
+                matches.append(found)
+        matches.sort(key=lambda m: -m.score)
+        return matches
+
+    def _scan(self, raw: str) -> _FieldScan:
+        if not raw:
+            return _FieldScan("", [], {})
+        plain = plain_text(raw)
+        field_words = words(plain)
+        distinct = set(field_words)
+        word_keys = {word: self._exact[word] for word in distinct & self._exact_words}
+        if self._max_edits:
+            for word in distinct - self._known_words:
+                typo_of = self._typo_of(word)
+                if typo_of:
+                    word_keys[word] = typo_of
+        scan = _FieldScan(plain, field_words, word_keys)
+        if word_keys:
+            scan.found = self._find_terms(scan)
+        return scan
+
+    def _typo_of(self, word: str) -> dict[int, int]:
+        """The indexed words that ``word`` is a typo of, with the edits (cached per word)."""
+        cached = self._fuzzy_cache.get(word)
+        if cached is not None:
+            return cached
+        found: dict[int, int] = {}
+        if len(word) >= _MIN_TYPO_LENGTH and word.isalpha():
+            forms = {
+                i for deletion in _deletions(word, self._max_edits) for i in self._deletes.get(deletion, ())
+            }
+            for i in forms:
+                form, key, allowed = self._fuzzy_forms[i]
+                if form[0] != word[0]:  # typos rarely hit the first letter; "prussia" is not "russia"
+                    continue
+                distance = OSA.distance(word, form, score_cutoff=allowed)
+                if distance <= allowed and distance < found.get(key, allowed + 1):
+                    found[key] = distance
+        if len(self._fuzzy_cache) >= _FUZZY_CACHE_LIMIT:
+            self._fuzzy_cache.clear()
+        self._fuzzy_cache[word] = found
+        return found
+
+    def _find_terms(self, scan: _FieldScan) -> dict[int, int]:
+        found: dict[int, int] = {}
+        phrases: set[int] = set()
+        for keys in scan.word_keys.values():
+            for key, edits in keys.items():
+                for term, _ in self._key_terms[key]:
+                    if len(self._terms[term].words) == 1:
+                        if edits < found.get(term, edits + 1):
+                            found[term] = edits
+                    else:
+                        phrases.add(term)
+        for term in phrases:
+            best = min(
+                (edits for _, _, edits in self._phrase_at(scan, self._terms[term].words)), default=None
+            )
+            if best is not None:
+                found[term] = best
+        return found
+
+    def _phrase_at(self, scan: _FieldScan, keys: tuple[int, ...]) -> Iterator[tuple[int, int, int]]:
+        """Each (first word, last word, edits) where the words of ``keys`` occur consecutively."""
+        field_words, word_keys = scan.words, scan.word_keys
+        starts = sorted(
+            i for word, found in word_keys.items() if keys[0] in found for i in scan.positions[word]
+        )
+        for start in starts:
+            if start + len(keys) > len(field_words):
+                break
+            edits = 0
+            for offset, key in enumerate(keys):
+                word_edits = word_keys.get(field_words[start + offset], {}).get(key)
+                if word_edits is None:
+                    break
+                edits += word_edits
+            else:
+                yield start, start + len(keys) - 1, edits
+
+    def _regex_edits(self, scan: _FieldScan, term: int) -> int | None:
+        if term not in scan.regex_found:
+            regex = self._terms[term].regex
+            assert regex is not None
+            scan.regex_found[term] = _NO_EDITS if regex.search(scan.normalised) else None
+        return scan.regex_found[term]
+
+    def _edits(self, rule: _CompiledRule, scans: dict[str, _FieldScan], term: int) -> int | None:
+        """Fewest edits with which ``term`` occurs in the rule's fields, or None."""
+        regex = self._terms[term].regex is not None
+        best: int | None = None
+        for name in rule.fields:
+            edits = self._regex_edits(scans[name], term) if regex else scans[name].found.get(term)
+            if edits is not None and (best is None or edits < best):
+                best = edits
+        return best
+
+    def _quality(self, term: int, edits: int) -> float:
+        return 100.0 * (1 - edits / max(self._terms[term].letters, 1))
+
+    def _evaluate(self, rule: _CompiledRule, scans: dict[str, _FieldScan], item_id: str) -> Match | None:
+        qualities: list[float] = []
+        matched: list[_RuleTerm] = []
+        for alternatives in rule.all:
+            best: float | None = None
+            for alternative in alternatives:
+                edits = self._edits(rule, scans, alternative.term)
+                if edits is not None:
+                    matched.append(alternative)
+                    best = max(best or 0.0, self._quality(alternative.term, edits))
+            if best is None:
+                return None
+            qualities.append(best)
+        if rule.any:
+            best = None
+            for alternative in rule.any:
+                edits = self._edits(rule, scans, alternative.term)
+                if edits is not None:
+                    matched.append(alternative)
+                    best = max(best or 0.0, self._quality(alternative.term, edits))
+            if best is None:
+                return None
+            qualities.append(best)
+        if any(self._edits(rule, scans, t.term) is not None for t in rule.none):
+            return None
+        terms = tuple(dict.fromkeys(t.text for t in matched))
+        hits = tuple(hit for t in matched for hit in self._hits(rule, scans, t))
+        return Match(item_id, rule.rule.id, round(sum(qualities) / len(qualities)), terms, hits)
+
+    def _hits(
+        self, rule: _CompiledRule, scans: dict[str, _FieldScan], rule_term: _RuleTerm
+    ) -> Iterator[TermHit]:
+        term = self._terms[rule_term.term]
+        for name in rule.fields:
+            scan = scans[name]
+            if not scan.words:
+                continue
+            spans = scan.spans
+            for first, last, edits in self._occurrences(scan, term):
+                start, end = spans[first].start, spans[last].end
+                yield TermHit(rule_term.text, name, start, end, scan.plain[start:end], edits)
+
+    def _occurrences(self, scan: _FieldScan, term: _Term) -> Iterator[tuple[int, int, int]]:
+        """(first word, last word, edits) of each occurrence of a term in a field."""
+        if term.regex is None:
+            yield from self._phrase_at(scan, term.words)
+            return
+        normalised = scan.normalised
+        starts = []
+        offset = 0
+        for word in scan.words:
+            starts.append(offset)
+            offset += len(word) + 1
+        for found in term.regex.finditer(normalised):
+            if found.end() > found.start():
+                first = bisect_right(starts, found.start()) - 1
+                last = bisect_right(starts, found.end() - 1) - 1
+                yield first, last, _NO_EDITS

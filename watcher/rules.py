@@ -1,0 +1,308 @@
+"""Watch rules: the schema (single source of truth, exported as JSON Schema) and loading.
+
+A rule file holds one rule (its ``id`` defaults to the file stem) or a list of rules (each with
+an explicit ``id``, so reordering a file never renames a rule's hit history). Loading a file or
+a directory reports every error at once, each as ``path:line: field: message``.
+"""
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+
+from watcher.errors import Problem, RulesError
+from watcher.text import normalise
+from watcher.yamlfile import YamlDocument, load_yaml, validation_problems
+
+RULE_FILE_SUFFIXES = (".yaml", ".yml")
+FieldName = Literal["title", "summary", "content"]
+FIELDS: tuple[FieldName, ...] = ("title", "summary", "content")
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def is_regex(term: str) -> bool:
+    """Whether a term is written ``/regex/``."""
+    return len(term) >= 2 and term.startswith("/") and term.endswith("/")
+
+
+def _check_term(term: str) -> str:
+    if is_regex(term):
+        try:
+            re.compile(term[1:-1])
+        except re.error as e:
+            raise ValueError(f"bad regular expression {term}: {e}") from e
+        return term
+    if not normalise(term):
+        raise ValueError(f"term {term!r} has no letters or digits to match")
+    return term
+
+
+def parse_duration(value: object) -> object:
+    """``90``, ``"30s"``, ``"10m"``, ``"2h"``, ``"1d"``, ``"1w"`` -> timedelta; the rest is pydantic's."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 10m, 2h or 1d")
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        found = _DURATION.match(value)
+        if not found:
+            raise ValueError(f"{value!r} is not a duration such as 30s, 10m, 2h or 1d")
+        return timedelta(seconds=float(found.group(1)) * _DURATION_UNITS[found.group(2)])
+    return value
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Asia/Kolkata)") from e
+    return name
+
+
+def _parse_fuzziness(value: object) -> object:
+    if value in ("auto", "off"):
+        return value
+    if value is False:
+        return "off"
+    if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1, 2):
+        return "off" if value == 0 else value
+    raise ValueError("must be auto, off, 0, 1 or 2")
+
+
+def _one_or_many(value: object) -> object:
+    """Accept a single value where a list is expected: ``feeds: india`` = ``feeds: [india]``."""
+    return (value,) if isinstance(value, str | int) and not isinstance(value, bool) else value
+
+
+Term = Annotated[str, Field(min_length=1), AfterValidator(_check_term)]
+Alternatives = Annotated[tuple[Term, ...], BeforeValidator(_one_or_many), Field(min_length=1)]
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    WithJsonSchema({"type": ["string", "integer"], "pattern": r"^\d+(\.\d+)?(s|m|h|d|w)$"}),
+]
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+Fuzziness = Annotated[
+    Literal["auto", "off", 1, 2],
+    BeforeValidator(_parse_fuzziness),
+    WithJsonSchema({"enum": ["auto", "off", 0, 1, 2]}),
+]
+Names = Annotated[tuple[str, ...], BeforeValidator(_one_or_many)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+
+class MatchSpec(_Strict):
+    """Which terms must, may and must not occur."""
+
+    all: tuple[Alternatives, ...] = Field(
+        default=(), description="Every entry must match; an entry is a term or a list of alternative terms."
+    )
+    any: Annotated[tuple[Term, ...], BeforeValidator(_one_or_many)] = Field(
+        default=(), description="At least one of these terms must match."
+    )
+    none: Annotated[tuple[Term, ...], BeforeValidator(_one_or_many)] = Field(
+        default=(), description="If any of these terms matches, the rule does not."
+    )
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "MatchSpec":
+        if not self.all and not self.any:
+            raise ValueError("needs at least one term under 'all' or 'any'")
+        return self
+
+
+class QuietHours(_Strict):
+    """A daily window in which alerts are held (not dropped) until it ends."""
+
+    start: time
+    end: time
+    timezone: TimeZoneName = "UTC"
+
+
+class Digest(_Strict):
+    """Send one summary at the given times instead of an alert per hit."""
+
+    at: Annotated[tuple[time, ...], BeforeValidator(_one_or_many), Field(min_length=1)]
+    timezone: TimeZoneName = "UTC"
+
+
+class Rule(_Strict):
+    """One watch rule."""
+
+    id: Annotated[str, Field(pattern=_ID, description="Stable identifier; defaults to the file stem.")]
+    name: str | None = Field(default=None, description="Shown in alerts; defaults to the id.")
+    description: str = ""
+    enabled: bool = True
+    feeds: Names | None = Field(default=None, description="Feed names or tags to watch; default all feeds.")
+    match: MatchSpec
+    fuzziness: Fuzziness = Field(
+        default="auto", description="Typo tolerance: auto (0/1/2 edits by word length), off, 1 or 2."
+    )
+    fields: Annotated[tuple[FieldName, ...], BeforeValidator(_one_or_many), Field(min_length=1)] = FIELDS
+    notify: Names | None = Field(default=None, description="Target names to alert; default all targets.")
+    group_wait: Duration | None = None
+    cooldown: Duration | None = None
+    quiet_hours: QuietHours | None = None
+    digest: Digest | None = None
+    priority: Literal["low", "normal", "high"] = "normal"
+
+    @property
+    def title(self) -> str:
+        """The human name of the rule."""
+        return self.name or self.id
+
+
+_RULE_FILE = TypeAdapter(Rule | list[Rule])
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of a rule file (one rule or a list), for editors' autocompletion."""
+    schema = _RULE_FILE.json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "summit-watch rule file"
+    return schema
+
+
+@dataclass(frozen=True)
+class LoadedRule:
+    """A rule and where it was defined, for error messages and reloads."""
+
+    rule: Rule
+    path: Path
+    line: int | None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The validated rules of a file or directory, in a stable order."""
+
+    rules: tuple[LoadedRule, ...]
+
+    def __iter__(self) -> Iterator[Rule]:
+        return (loaded.rule for loaded in self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    @property
+    def enabled(self) -> tuple[Rule, ...]:
+        """The rules that take part in matching."""
+        return tuple(rule for rule in self if rule.enabled)
+
+
+def rule_files(path: Path) -> list[Path]:
+    """The rule files of a path: the file itself, or a directory's *.yaml/*.yml (not hidden ones)."""
+    if path.is_dir():
+        return sorted(
+            p
+            for p in path.iterdir()
+            if p.suffix in RULE_FILE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+        )
+    return [path]
+
+
+def load_rules(path: Path) -> RuleSet:
+    """Load and validate every rule under ``path``; raise ``RulesError`` listing every problem."""
+    if not path.exists():
+        raise RulesError([Problem(path, None, "", "no such file or directory")])
+    files = rule_files(path)
+    if not files:
+        raise RulesError([Problem(path, None, "", "no rule files (*.yaml, *.yml) in this directory")])
+    loaded: list[LoadedRule] = []
+    declared: list[_DeclaredId] = []
+    problems: list[Problem] = []
+    for file in files:
+        rules, ids, file_problems = _load_file(file)
+        loaded.extend(rules)
+        declared.extend(ids)
+        problems.extend(sorted(file_problems, key=lambda p: p.line or 0))
+    problems.extend(_duplicate_ids(declared))
+    if problems:
+        raise RulesError(problems)
+    return RuleSet(tuple(loaded))
+
+
+@dataclass(frozen=True)
+class _DeclaredId:
+    """A rule id as written (or defaulted), valid rule or not, to find duplicates."""
+
+    id: str
+    path: Path
+    line: int | None
+
+
+def _load_file(path: Path) -> tuple[list[LoadedRule], list[_DeclaredId], list[Problem]]:
+    doc = load_yaml(path)
+    if doc.problems:
+        return [], [], doc.problems
+    if isinstance(doc.data, list):
+        if not doc.data:
+            return [], [], [Problem(path, 1, "", "the file holds an empty list of rules")]
+        entries: list[tuple[tuple[int, ...], object, bool]] = [
+            ((index,), entry, False) for index, entry in enumerate(doc.data)
+        ]
+    elif isinstance(doc.data, dict):
+        entries = [((), doc.data, True)]
+    else:
+        return [], [], [Problem(path, doc.line_of(()), "", "expected a rule (a mapping) or a list of rules")]
+    rules: list[LoadedRule] = []
+    ids: list[_DeclaredId] = []
+    problems: list[Problem] = []
+    for loc, entry, single in entries:
+        rule, entry_problems = _validate(doc, loc, entry, default_id=path.stem if single else None)
+        problems.extend(entry_problems)
+        declared = entry.get("id", path.stem if single else None) if isinstance(entry, dict) else None
+        if isinstance(declared, str):
+            ids.append(_DeclaredId(declared, path, doc.line_of((*loc, "id")) or doc.line_of(loc)))
+        if rule is not None:
+            rules.append(LoadedRule(rule, path, doc.line_of(loc)))
+    return rules, ids, problems
+
+
+def _validate(
+    doc: YamlDocument, loc: tuple[int, ...], entry: object, default_id: str | None
+) -> tuple[Rule | None, list[Problem]]:
+    if not isinstance(entry, dict):
+        return None, [Problem(doc.path, doc.line_of(loc), "", "expected a rule (a mapping of keys)")]
+    if default_id is not None and "id" not in entry:
+        if not re.match(_ID, default_id):
+            message = f"file name {default_id!r} is not a valid rule id; set 'id:' explicitly"
+            return None, [Problem(doc.path, doc.line_of(loc), "id", message)]
+        entry = {"id": default_id, **entry}
+    try:
+        return Rule.model_validate(entry), []
+    except ValidationError as e:
+        return None, validation_problems(doc, e, Rule, prefix=loc)
+
+
+def _duplicate_ids(declared: Iterable[_DeclaredId]) -> list[Problem]:
+    first: dict[str, _DeclaredId] = {}
+    problems = []
+    for entry in declared:
+        seen = first.setdefault(entry.id, entry)
+        if seen is not entry:
+            where = f"{seen.path}:{seen.line}" if seen.line else str(seen.path)
+            problems.append(
+                Problem(entry.path, entry.line, "id", f"duplicate rule id {entry.id!r} (first in {where})")
+            )
+    return problems
