@@ -99,7 +99,7 @@ def rules_schema() -> None:
     click.echo(json.dumps(json_schema(), indent=2))
 
 
-def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     if not rows:
         return
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]

@@ -20,9 +20,10 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Final
+from typing import Final, NamedTuple
 
 from rapidfuzz.distance import OSA
+from rapidfuzz.process import extract
 
 from watcher.items import FeedRef, Item
 from watcher.rules import FIELDS, Rule, is_regex
@@ -37,9 +38,10 @@ from watcher.text import (
     words,
 )
 
-_FUZZY_CACHE_LIMIT: Final = 200_000
-_MIN_TYPO_LENGTH: Final = 4  # the shortest word that can be a typo of a 5-letter word
+_TYPO_MEMORY_LIMIT: Final = 500_000  # words remembered as typos or not
+_MIN_TYPO_LENGTH: Final = 4  # the shortest word that can be a typo (of a 5-letter word)
 _NO_EDITS: Final = 0
+_ANY: Final = -1  # the entry number of a rule's ``any`` list (``all`` entries are 0, 1, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +104,16 @@ class _FieldScan:
         self.found: dict[int, int] = {}  # indexed term -> fewest edits
         self.regex_found: dict[int, int | None] = {}
 
-    @cached_property
-    def positions(self) -> dict[str, list[int]]:
-        """Where each indexed word occurs in the field."""
-        positions: dict[str, list[int]] = {}
-        for index, word in enumerate(self.words):
-            if word in self.word_keys:
-                positions.setdefault(word, []).append(index)
-        return positions
+    def positions(self, word: str) -> list[int]:
+        """Where a word occurs in the field (``list.index`` scans in C)."""
+        found = []
+        index = -1
+        try:
+            while True:
+                index = self.words.index(word, index + 1)
+                found.append(index)
+        except ValueError:
+            return found
 
     @cached_property
     def spans(self) -> list[WordSpan]:
@@ -126,13 +130,12 @@ def _is_acronym(written: str) -> bool:
     return len(written) >= 2 and written.isupper()
 
 
-def _deletions(word: str, depth: int) -> set[str]:
-    """The word and every string made by deleting up to ``depth`` of its letters."""
-    found = frontier = {word}
-    for _ in range(depth):
-        frontier = {w[:i] + w[i + 1 :] for w in frontier if len(w) > 1 for i in range(len(w))}
-        found = found | frontier
-    return found
+class _TypoBucket(NamedTuple):
+    """The fuzzy forms a word of one first letter and length can be a typo of."""
+
+    forms: list[str]
+    ids: list[int]  # index of each form in ``Matcher._fuzzy_forms``
+    max_edits: int
 
 
 class Matcher:
@@ -143,15 +146,17 @@ class Matcher:
         self._key_terms: list[list[tuple[int, int]]] = []  # word key -> (term, position in term)
         self._terms: list[_Term] = []
         self._term_ids: dict[tuple[tuple[int, ...], str], int] = {}
-        self._term_rules: list[list[int]] = []  # term -> rules it can make candidates
+        self._term_rules: list[list[tuple[int, int]]] = []  # term -> (rule, entry of all or _ANY)
         self._rules: list[_CompiledRule] = []
+        self._required: list[frozenset[int]] = []  # per rule, the entries indexed terms must satisfy
         self._always: list[int] = []  # rules that need no indexed term
         for rule in rules:
             if rule.enabled:
                 self._add_rule(rule)
         self._fields = tuple(f for f in FIELDS if any(f in r.fields for r in self._rules))
         self._build_word_index()
-        self._fuzzy_cache: dict[str, dict[int, int]] = {}
+        self._typos: dict[str, dict[int, int]] = {}  # text word -> {word key: edits}
+        self._not_typos: set[str] = set()
 
     # -- compiling ---------------------------------------------------------------------------
 
@@ -159,29 +164,33 @@ class Matcher:
         index = len(self._rules)
         edits = rule.fuzziness
 
-        def terms(texts: Iterable[str], candidate: bool) -> tuple[_RuleTerm, ...]:
+        def terms(texts: Iterable[str], slot: int | None) -> tuple[_RuleTerm, ...]:
             compiled = tuple(_RuleTerm(self._term(text, edits), text) for text in texts)
-            if candidate:
+            if slot is not None:
                 for rule_term in compiled:
-                    self._term_rules[rule_term.term].append(index)
+                    self._term_rules[rule_term.term].append((index, slot))
             return compiled
 
         compiled = _CompiledRule(
             rule=rule,
-            all=tuple(terms(alternatives, candidate=True) for alternatives in rule.match.all),
-            any=terms(rule.match.any, candidate=True),
-            none=terms(rule.match.none, candidate=False),
+            all=tuple(terms(alternatives, slot) for slot, alternatives in enumerate(rule.match.all)),
+            any=terms(rule.match.any, _ANY),
+            none=terms(rule.match.none, None),
             fields=rule.fields,
             feeds=frozenset(rule.feeds) if rule.feeds is not None else None,
         )
         self._rules.append(compiled)
 
+        # An entry of only indexed terms must be hit by one of them for the rule to match; an
+        # entry with a /regex/ can match without, so only evaluating the rule can tell.
         def indexed(entry: tuple[_RuleTerm, ...]) -> bool:
-            return all(self._terms[t.term].regex is None for t in entry)
+            return bool(entry) and all(self._terms[t.term].regex is None for t in entry)
 
-        if not (
-            any(indexed(entry) for entry in compiled.all) or (not compiled.all and indexed(compiled.any))
-        ):
+        required = {slot for slot, entry in enumerate(compiled.all) if indexed(entry)}
+        if indexed(compiled.any):
+            required.add(_ANY)
+        self._required.append(frozenset(required))
+        if not required:
             self._always.append(index)
 
     def _term(self, text: str, fuzziness: str | int) -> int:
@@ -190,11 +199,12 @@ class Matcher:
             if identity not in self._term_ids:
                 self._new_term(identity, _Term((), re.compile(text[1:-1]), len(text) - 2))
             return self._term_ids[identity]
-        spans = word_spans(plain_text(text))
+        plain = plain_text(text)
+        spans = word_spans(plain)
         term_words = [span.word for span in spans]
         # A word written in capitals is an acronym (IRIGC, BRICS): a typo of one is another one.
         keys = tuple(
-            self._word_key(span.word, "off" if _is_acronym(text[span.start : span.end]) else fuzziness)
+            self._word_key(span.word, "off" if _is_acronym(plain[span.start : span.end]) else fuzziness)
             for span in spans
         )
         identity = (keys, "")
@@ -226,37 +236,41 @@ class Matcher:
     def _build_word_index(self) -> None:
         exact: dict[str, dict[int, int]] = {}
         self._fuzzy_forms: list[tuple[str, int, int]] = []  # (form, word key, allowed edits)
-        self._deletes: dict[str, list[int]] = {}
         for (word, edits), key in self._word_keys.items():
             for form in inflections(word):
                 exact.setdefault(form, {})[key] = _NO_EDITS
                 if edits:
                     self._fuzzy_forms.append((form, key, edits))
-                    for deletion in _deletions(form, edits):
-                        self._deletes.setdefault(deletion, []).append(len(self._fuzzy_forms) - 1)
         self._exact = exact
         self._exact_words = frozenset(exact)
-        self._max_edits = max((edits for _, _, edits in self._fuzzy_forms), default=0)
-        # How deep to look for typos of a text word of each length: a form of length n allowing
-        # k edits can only be reached from words of length n-k to n+k.
-        self._depth_by_length: dict[int, int] = {}
-        for form, _, edits in self._fuzzy_forms:
-            for length in range(len(form) - edits, len(form) + edits + 1):
-                self._depth_by_length[length] = max(self._depth_by_length.get(length, 0), edits)
+        # A typo keeps the first letter ("prussia" is not "russia") and is within k edits, so a
+        # form of length n allowing k edits is only compared with words of length n-k to n+k.
+        buckets: dict[tuple[str, int], list[int]] = {}
+        for i, (form, _, edits) in enumerate(self._fuzzy_forms):
+            for length in range(max(len(form) - edits, _MIN_TYPO_LENGTH), len(form) + edits + 1):
+                buckets.setdefault((form[0], length), []).append(i)
+        self._typo_buckets = {
+            where: _TypoBucket(
+                [self._fuzzy_forms[i][0] for i in forms], forms, max(self._fuzzy_forms[i][2] for i in forms)
+            )
+            for where, forms in buckets.items()
+        }
         # Typos are looked up only for words that are neither indexed nor known English words.
-        self._known_words = self._exact_words | known_words() if self._max_edits else self._exact_words
+        self._known_words = self._exact_words | known_words() if self._fuzzy_forms else self._exact_words
 
     # -- matching ----------------------------------------------------------------------------
 
     def match(self, item: Item, feed: FeedRef | None = None) -> list[Match]:
         """The rules ``item`` matches, best score first. ``feed=None`` ignores rules' ``feeds``."""
         scans: dict[str, _FieldScan] = {name: self._scan(getattr(item, name)) for name in self._fields}
-        candidates = set(self._always)
+        hit_entries: dict[int, set[int]] = {}
         for scan in scans.values():
             for term in scan.found:
-                candidates.update(self._term_rules[term])
+                for rule_index, slot in self._term_rules[term]:
+                    hit_entries.setdefault(rule_index, set()).add(slot)
+        candidates = [index for index, hit in hit_entries.items() if self._required[index] <= hit]
         matches = []
-        for index in sorted(candidates):
+        for index in sorted({*candidates, *self._always}):
             rule = self._rules[index]
             if (
                 feed is not None
@@ -277,9 +291,14 @@ class Matcher:
         field_words = words(plain)
         distinct = set(field_words)
         word_keys = {word: self._exact[word] for word in distinct & self._exact_words}
-        if self._max_edits:
-            for word in distinct - self._known_words:
-                typo_of = self._typo_of(word)
+        if self._fuzzy_forms:
+            # Set operations in C leave only words never seen before or known to be typos.
+            unknown = distinct - self._known_words
+            unknown -= self._not_typos
+            for word in unknown:
+                typo_of = self._typos.get(word)
+                if typo_of is None:
+                    typo_of = self._typo_of(word)
                 if typo_of:
                     word_keys[word] = typo_of
         scan = _FieldScan(plain, field_words, word_keys)
@@ -288,31 +307,32 @@ class Matcher:
         return scan
 
     def _typo_of(self, word: str) -> dict[int, int]:
-        """The indexed words that ``word`` is a typo of, with the edits (cached per word)."""
-        cached = self._fuzzy_cache.get(word)
-        if cached is not None:
-            return cached
+        """The indexed words that ``word`` is a typo of, with the edits; remembered either way."""
         found: dict[int, int] = {}
-        if len(word) >= _MIN_TYPO_LENGTH and word.isalpha():
-            forms = {
-                i for deletion in _deletions(word, self._max_edits) for i in self._deletes.get(deletion, ())
-            }
-            for i in forms:
-                form, key, allowed = self._fuzzy_forms[i]
-                if form[0] != word[0]:  # typos rarely hit the first letter; "prussia" is not "russia"
-                    continue
-                distance = OSA.distance(word, form, score_cutoff=allowed)
+        bucket = self._typo_buckets.get((word[0], len(word)))
+        if bucket is not None and word.isalpha():
+            candidates = extract(
+                word, bucket.forms, scorer=OSA.distance, score_cutoff=bucket.max_edits, limit=None
+            )
+            for _, distance, position in candidates:
+                _, key, allowed = self._fuzzy_forms[bucket.ids[position]]
                 if distance <= allowed and distance < found.get(key, allowed + 1):
                     found[key] = distance
-        if len(self._fuzzy_cache) >= _FUZZY_CACHE_LIMIT:
-            self._fuzzy_cache.clear()
-        self._fuzzy_cache[word] = found
+        if len(self._typos) + len(self._not_typos) >= _TYPO_MEMORY_LIMIT:
+            self._typos.clear()
+            self._not_typos.clear()
+        if found:
+            self._typos[word] = found
+        else:
+            self._not_typos.add(word)
         return found
 
     def _find_terms(self, scan: _FieldScan) -> dict[int, int]:
         found: dict[int, int] = {}
         phrases: set[int] = set()
+        present: set[int] = set()
         for keys in scan.word_keys.values():
+            present.update(keys)
             for key, edits in keys.items():
                 for term, _ in self._key_terms[key]:
                     if len(self._terms[term].words) == 1:
@@ -321,6 +341,8 @@ class Matcher:
                     else:
                         phrases.add(term)
         for term in phrases:
+            if not present.issuperset(self._terms[term].words):
+                continue
             best = min(
                 (edits for _, _, edits in self._phrase_at(scan, self._terms[term].words)), default=None
             )
@@ -332,7 +354,7 @@ class Matcher:
         """Each (first word, last word, edits) where the words of ``keys`` occur consecutively."""
         field_words, word_keys = scan.words, scan.word_keys
         starts = sorted(
-            i for word, found in word_keys.items() if keys[0] in found for i in scan.positions[word]
+            i for word, found in word_keys.items() if keys[0] in found for i in scan.positions(word)
         )
         for start in starts:
             if start + len(keys) > len(field_words):

@@ -10,6 +10,7 @@ its own text. Normalising is two steps:
    dropped ("Putin's" -> putin).
 """
 
+import codecs
 import html
 import re
 import unicodedata
@@ -18,16 +19,23 @@ from functools import cache, lru_cache
 from importlib.resources import files
 from typing import NamedTuple
 
-_MARKUP = re.compile(
-    r"<(script|style)\b.*?</\1\s*>"  # scripts and styles: their content is not text
-    r"|<!--.*?-->"
-    r"|<[A-Za-z/!?][^>]*>",  # only what looks like a tag: "a < b" stays text
-    re.DOTALL | re.IGNORECASE,
+_HIDDEN_MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.DOTALL | re.IGNORECASE)
+_HAS_HIDDEN_MARKUP = re.compile(r"<(?:script|style)\b|<!--", re.IGNORECASE)
+_TAG = re.compile(r"<[A-Za-z/!?][^>]*>")  # only what looks like a tag: "a < b" stays text
+_APOSTROPHE_CHARS = "\u2019\u2018\u02bc\u2032\u00b4`"
+_APOSTROPHES = re.compile(f"[{_APOSTROPHE_CHARS}]")
+# Common non-ASCII punctuation of news text, and what it becomes: blanking it changes no word,
+# and the text is then often ASCII, which is tokenised several times faster.
+_PUNCTUATION = (
+    *((quote, "'") for quote in _APOSTROPHE_CHARS[:-1]),
+    *((mark, " ") for mark in "\u201c\u201d\u2014\u2013\u2026\u00a0\u00ab\u00bb\u2022\u00b7\u200b\u202f"),
 )
-_APOSTROPHES = re.compile("[\u2019\u2018\u02bc\u2032\u00b4`]")
-_NON_ASCII_PUNCTUATION = re.compile(r"[^\w\x00-\x7f]")
-# A word is a run of letters and digits; "'s" right after a word is its possessive and dropped.
-_WORD = re.compile(r"([^\W_]+)(?:'[sS](?![^\W_]))?")
+# A word is a run of letters and digits. "'s" not followed by a letter is a possessive and dropped
+# (blanked, so offsets stay valid): "Putin's" -> putin, but "O'Sullivan" -> o, sullivan.
+_WORD = re.compile(r"[^\W_]+")
+_POSSESSIVE = re.compile(r"'[sS](?![^\W_])")
+_ASCII_POSSESSIVE = re.compile(rb"'[sS](?![A-Za-z0-9])")  # a literal first: searched fast
+_ASCII_WORD_BYTES = bytes(byte if chr(byte).isalnum() and byte < 128 else 32 for byte in range(256)).lower()
 
 
 class WordSpan(NamedTuple):
@@ -41,7 +49,9 @@ class WordSpan(NamedTuple):
 def plain_text(markup: str) -> str:
     """Return the readable text of an HTML fragment (or of plain text, unchanged but NFC)."""
     if "<" in markup:
-        markup = _MARKUP.sub(" ", markup)
+        if _HAS_HIDDEN_MARKUP.search(markup):  # scripts, styles, comments: not text
+            markup = _HIDDEN_MARKUP.sub(" ", markup)
+        markup = _TAG.sub(" ", markup)
     if "&" in markup:
         markup = html.unescape(markup)
     return markup if markup.isascii() else unicodedata.normalize("NFC", markup)
@@ -51,32 +61,59 @@ def fold(text: str) -> str:
     """Case-fold and strip accents: NFKC, casefold, drop combining marks."""
     if text.isascii():
         return text.lower()
-    return _fold_unicode(text)
-
-
-@lru_cache(maxsize=65536)
-def _fold_unicode(text: str) -> str:
     text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
     return unicodedata.normalize("NFC", "".join(c for c in text if not unicodedata.combining(c)))
 
 
-def words(plain: str) -> list[str]:
-    """The normalised words of a plain text, in order; the same words as ``word_spans``."""
-    if plain.isascii():
-        return _WORD.findall(plain.lower().replace("`", "'"))
-    # News text is mostly ASCII but for its punctuation (curly quotes, dashes, no-break spaces):
-    # blanking non-ASCII punctuation changes no word and often allows the ASCII path.
-    plain = _NON_ASCII_PUNCTUATION.sub(" ", _APOSTROPHES.sub("'", plain))
-    if plain.isascii():
-        return _WORD.findall(plain.lower())
-    found: list[str] = []
-    for token in _WORD.findall(plain):
-        folded = token.lower() if token.isascii() else _fold_unicode(token)
-        if folded.isalnum():
-            found.append(folded)
+_fold_word = lru_cache(maxsize=65536)(fold)
+
+
+class _NotFoldableToAscii(Exception):
+    """Raised inside the encoder when a character has no ASCII word equivalent."""
+
+
+def _fold_to_ascii(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: non-ASCII punctuation becomes a space, accented letters their base."""
+    assert isinstance(error, UnicodeEncodeError)
+    replacement = []
+    for char in error.object[error.start : error.end]:
+        if char in _APOSTROPHE_CHARS:
+            replacement.append("'")
+        elif not char.isalnum():
+            replacement.append(" ")
         else:
-            found.extend(_WORD.findall(folded))
-    return found
+            folded = fold(char)
+            if not (folded.isascii() and folded.isalnum()):
+                raise _NotFoldableToAscii
+            replacement.append(folded)
+    return "".join(replacement), error.end
+
+
+codecs.register_error("summit-watch-fold", _fold_to_ascii)
+
+
+def words(plain: str) -> list[str]:
+    """The normalised words of a plain text, in order; the same words as ``word_spans``.
+
+    Most news text is ASCII but for punctuation and accents: it is folded to ASCII bytes by the
+    encoder (in C, calling back only for non-ASCII runs) and tokenised with bytes operations.
+    """
+    if not plain.isascii():
+        for mark, replacement in _PUNCTUATION:
+            if mark in plain:
+                plain = plain.replace(mark, replacement)
+    try:
+        data = plain.encode("ascii", errors="summit-watch-fold")
+    except _NotFoldableToAscii:  # other scripts: fold word by word, as word_spans does
+        folded = list(map(_fold_word, _WORD.findall(_POSSESSIVE.sub("  ", _APOSTROPHES.sub("'", plain)))))
+        if all(map(str.isalnum, folded)):
+            return folded
+        return [part for word in folded for part in _WORD.findall(word)]
+    if b"`" in data:
+        data = data.replace(b"`", b"'")
+    if b"'" in data:
+        data = _ASCII_POSSESSIVE.sub(b"  ", data)
+    return data.translate(_ASCII_WORD_BYTES).decode("ascii").split()
 
 
 def word_spans(plain: str) -> list[WordSpan]:
@@ -85,10 +122,10 @@ def word_spans(plain: str) -> list[WordSpan]:
 
 
 def _iter_word_spans(plain: str) -> Iterator[WordSpan]:
-    # Apostrophes are replaced one character for one, so offsets stay valid.
-    for found in _WORD.finditer(_APOSTROPHES.sub("'", plain)):
-        start, end = found.span(1)
-        folded = fold(found.group(1))
+    # Apostrophes and possessives are replaced one character for one, so offsets stay valid.
+    for found in _WORD.finditer(_POSSESSIVE.sub("  ", _APOSTROPHES.sub("'", plain))):
+        start, end = found.span()
+        folded = fold(found.group())
         if folded.isalnum():
             yield WordSpan(folded, start, end)
         else:  # compatibility forms can fold into several words (the fraction one-half -> 1, 2)

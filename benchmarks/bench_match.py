@@ -1,0 +1,147 @@
+"""Matcher throughput: items/s with 100 and 1,000 generated rules, against a naive baseline.
+
+    .venv/bin/python benchmarks/bench_match.py [--items 20000] [--corpus ../shared/corpora/real-feeds]
+
+Items are the title and summary of every entry of the real-feed corpus, repeated up to
+``--items``. Rules are generated (seeded) from the corpus vocabulary, so they hit real text:
+``all`` of a word and a set of alternatives, ``any`` of a phrase or a word, ``none`` of a word,
+one rule in ten with a ``/regex/`` alternative and one in ten with ``fuzziness: off``.
+
+The naive baseline checks every term of every rule with ``rapidfuzz.fuzz.partial_ratio`` over the
+whole text (what a matcher without an index does). It is measured on a slice of the items in the
+same run, since its cost per item is steady. Targets (one core): >= 10,000 items/s at 100 rules;
+1,000 rules at most 2x slower; >= 20x the baseline at 100 rules and >= 100x at 1,000 rules.
+"""
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from rapidfuzz import fuzz
+
+from watcher.items import Item
+from watcher.matcher import Matcher
+from watcher.parse import parse_feed
+from watcher.rules import Rule
+from watcher.text import normalise, plain_text
+
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "real-feeds"
+NAIVE_THRESHOLD = 90
+
+
+def load_items(corpus: Path, count: int) -> list[Item]:
+    """Title and summary of every corpus entry, repeated (with fresh ids) up to ``count``."""
+    entries = [
+        Item(id="", title=entry.title, summary=entry.summary)
+        for path in sorted((corpus / "feeds").iterdir())
+        for entry in parse_feed(path.read_bytes()).items
+    ]
+    return [replace(entries[i % len(entries)], id=str(i)) for i in range(count)]
+
+
+def generate_rules(items: list[Item], count: int, seed: int = 2026) -> list[Rule]:
+    """Rules built from the corpus vocabulary (words of 4+ letters, as they occur in text)."""
+    rng = random.Random(seed)
+    vocabulary = sorted(
+        {word for item in items[:5000] for word in normalise(f"{item.title} {item.summary}").split()}
+    )
+    vocabulary = [word for word in vocabulary if len(word) >= 4 and word.isalpha()]
+
+    def word() -> str:
+        return rng.choice(vocabulary)
+
+    rules = []
+    for i in range(count):
+        alternatives: list[str] = [word(), word()]
+        if i % 10 == 3:
+            alternatives.append(f"/{word()} \\w+ {word()}/")
+        spec = {
+            "id": f"rule-{i}",
+            "match": {"all": [word(), alternatives], "any": [f"{word()} {word()}", word()], "none": [word()]},
+        }
+        if i % 10 == 7:
+            spec["fuzziness"] = "off"
+        rules.append(Rule.model_validate(spec))
+    return rules
+
+
+def naive_matcher(rules: list[Rule]) -> Callable[[Item], int]:
+    """Every term of every rule scored with partial_ratio over the whole text."""
+    compiled = [
+        (
+            [[term.lower() for term in entry] for entry in rule.match.all],
+            [term.lower() for term in rule.match.any],
+            [term.lower() for term in rule.match.none],
+        )
+        for rule in rules
+    ]
+
+    def found(term: str, text: str) -> bool:
+        return fuzz.partial_ratio(term, text) >= NAIVE_THRESHOLD
+
+    def match(item: Item) -> int:
+        text = plain_text(f"{item.title}\n{item.summary}").lower()
+        hits = 0
+        for all_, any_, none in compiled:
+            if (
+                all(any(found(t, text) for t in entry) for entry in all_)
+                and (not any_ or any(found(t, text) for t in any_))
+                and not any(found(t, text) for t in none)
+            ):
+                hits += 1
+        return hits
+
+    return match
+
+
+def rate(function: Callable[[Item], object], items: list[Item]) -> tuple[float, float]:
+    """(items per second, seconds) for calling ``function`` on each item."""
+    start = time.perf_counter()
+    for item in items:
+        function(item)
+    elapsed = time.perf_counter() - start
+    return len(items) / elapsed, elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=20_000)
+    parser.add_argument("--naive-items", type=int, default=300, help="items for the naive baseline")
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    args = parser.parse_args()
+
+    items = load_items(args.corpus, args.items)
+    chars = sum(len(item.title) + len(item.summary) for item in items) / len(items)
+    print(f"{len(items)} items (title + summary, {chars:.0f} characters on average)")
+    results: dict[int, float] = {}
+    ok = True
+    for count, naive_items, target_ratio in ((100, args.naive_items, 20), (1000, args.naive_items // 10, 100)):
+        rules = generate_rules(items, count)
+        start = time.perf_counter()
+        matcher = Matcher(rules)
+        compile_ms = (time.perf_counter() - start) * 1000
+        matches = sum(len(matcher.match(item)) for item in items[:2000])
+        per_second, seconds = rate(Matcher(rules).match, items)
+        naive_per_second, _ = rate(naive_matcher(rules), items[:naive_items])
+        results[count] = per_second
+        ratio = per_second / naive_per_second
+        print(
+            f"{count:>5} rules: {per_second:>9,.0f} items/s ({seconds:.2f} s, compile {compile_ms:.0f} ms, "
+            f"{matches} matches in the first 2,000 items); naive {naive_per_second:,.1f} items/s "
+            f"on {naive_items} items; {ratio:,.0f}x the naive baseline (target {target_ratio}x)"
+        )
+        ok &= ratio >= target_ratio
+    slowdown = results[100] / results[1000]
+    print(f"1,000 rules are {slowdown:.2f}x slower than 100 rules (target <= 2x)")
+    print(f"100 rules: {results[100]:,.0f} items/s (target >= 10,000)")
+    ok &= slowdown <= 2 and results[100] >= 10_000
+    print("targets met" if ok else "TARGETS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
