@@ -143,7 +143,8 @@ class Matcher:
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self._word_keys: dict[tuple[str, int], int] = {}
-        self._key_terms: list[list[tuple[int, int]]] = []  # word key -> (term, position in term)
+        self._key_words: list[set[int]] = []  # word key -> single-word terms of that word
+        self._key_phrases: list[set[int]] = []  # word key -> phrases using that word
         self._terms: list[_Term] = []
         self._term_ids: dict[tuple[tuple[int, ...], str], int] = {}
         self._term_rules: list[list[tuple[int, int]]] = []  # term -> (rule, entry of all or _ANY)
@@ -210,8 +211,8 @@ class Matcher:
         identity = (keys, "")
         if identity not in self._term_ids:
             term = self._new_term(identity, _Term(keys, None, sum(map(len, term_words))))
-            for position, key in enumerate(keys):
-                self._key_terms[key].append((term, position))
+            for key in keys:
+                (self._key_words if len(keys) == 1 else self._key_phrases)[key].add(term)
         return self._term_ids[identity]
 
     def _new_term(self, identity: tuple[tuple[int, ...], str], term: _Term) -> int:
@@ -229,8 +230,9 @@ class Matcher:
             edits = fixed_edits(word, int(fuzziness))
         key = self._word_keys.get((word, edits))
         if key is None:
-            key = self._word_keys[(word, edits)] = len(self._key_terms)
-            self._key_terms.append([])
+            key = self._word_keys[(word, edits)] = len(self._key_words)
+            self._key_words.append(set())
+            self._key_phrases.append(set())
         return key
 
     def _build_word_index(self) -> None:
@@ -243,6 +245,15 @@ class Matcher:
                     self._fuzzy_forms.append((form, key, edits))
         self._exact = exact
         self._exact_words = frozenset(exact)
+        # Per exact form, what it satisfies outright (a dict to ``update`` with: no edits) and
+        # which phrases it may start or continue.
+        self._form_terms = {
+            form: dict.fromkeys((t for key in keys for t in self._key_words[key]), _NO_EDITS)
+            for form, keys in exact.items()
+        }
+        self._form_phrases = {
+            form: {t for key in keys for t in self._key_phrases[key]} for form, keys in exact.items()
+        }
         # A typo keeps the first letter ("prussia" is not "russia") and is within k edits, so a
         # form of length n allowing k edits is only compared with words of length n-k to n+k.
         buckets: dict[tuple[str, int], list[int]] = {}
@@ -290,7 +301,13 @@ class Matcher:
         plain = plain_text(raw)
         field_words = words(plain)
         distinct = set(field_words)
-        word_keys = {word: self._exact[word] for word in distinct & self._exact_words}
+        exact = distinct & self._exact_words
+        word_keys = {word: self._exact[word] for word in exact}
+        found: dict[int, int] = {}
+        phrases: set[int] = set()
+        for word in exact:
+            found.update(self._form_terms[word])
+            phrases.update(self._form_phrases[word])
         if self._fuzzy_forms:
             # Set operations in C leave only words never seen before or known to be typos.
             unknown = distinct - self._known_words
@@ -301,9 +318,15 @@ class Matcher:
                     typo_of = self._typo_of(word)
                 if typo_of:
                     word_keys[word] = typo_of
+                    for key, edits in typo_of.items():
+                        for term in self._key_words[key]:
+                            if edits < found.get(term, edits + 1):
+                                found[term] = edits
+                        phrases.update(self._key_phrases[key])
         scan = _FieldScan(plain, field_words, word_keys)
-        if word_keys:
-            scan.found = self._find_terms(scan)
+        scan.found = found
+        if phrases:
+            self._find_phrases(scan, phrases)
         return scan
 
     def _typo_of(self, word: str) -> dict[int, int]:
@@ -327,28 +350,15 @@ class Matcher:
             self._not_typos.add(word)
         return found
 
-    def _find_terms(self, scan: _FieldScan) -> dict[int, int]:
-        found: dict[int, int] = {}
-        phrases: set[int] = set()
-        present: set[int] = set()
-        for keys in scan.word_keys.values():
-            present.update(keys)
-            for key, edits in keys.items():
-                for term, _ in self._key_terms[key]:
-                    if len(self._terms[term].words) == 1:
-                        if edits < found.get(term, edits + 1):
-                            found[term] = edits
-                    else:
-                        phrases.add(term)
+    def _find_phrases(self, scan: _FieldScan, phrases: set[int]) -> None:
+        """Add to ``scan.found`` the phrases whose words occur consecutively."""
+        present = set().union(*scan.word_keys.values())
         for term in phrases:
-            if not present.issuperset(self._terms[term].words):
-                continue
-            best = min(
-                (edits for _, _, edits in self._phrase_at(scan, self._terms[term].words)), default=None
-            )
-            if best is not None:
-                found[term] = best
-        return found
+            keys = self._terms[term].words
+            if present.issuperset(keys):
+                best = min((edits for _, _, edits in self._phrase_at(scan, keys)), default=None)
+                if best is not None:
+                    scan.found[term] = best
 
     def _phrase_at(self, scan: _FieldScan, keys: tuple[int, ...]) -> Iterator[tuple[int, int, int]]:
         """Each (first word, last word, edits) where the words of ``keys`` occur consecutively."""

@@ -2,7 +2,7 @@
 
 feedparser gets bytes, never a URL (its own fetching has no timeout). Its HTML sanitising and
 relative-URI resolution are turned off because they double the parse time and summit-watch
-never renders feed HTML: ``watcher.text.plain_text`` strips every tag before text is used.
+never renders feed HTML: items hold text (``watcher.text.readable_text``), never markup.
 """
 
 import calendar
@@ -16,6 +16,7 @@ from typing import Any
 import feedparser
 
 from watcher.items import Item
+from watcher.text import readable_text
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,9 @@ def parse_feed(body: bytes, headers: Mapping[str, str] | None = None) -> ParsedF
 
 
 def _item(entry: Any, source: str) -> Item:
-    title = str(entry.get("title", ""))
-    summary = str(entry.get("summary", ""))
-    content = "\n".join(str(part.get("value", "")) for part in entry.get("content", ()))
+    title = readable_text(str(entry.get("title", "")))
+    summary = readable_text(str(entry.get("summary", "")))
+    content = readable_text("\n".join(str(part.get("value", "")) for part in entry.get("content", ())))
     link = entry.get("link") or None
     return Item(
         id=str(entry.get("id") or link or _content_id(title, summary, content)),

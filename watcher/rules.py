@@ -91,8 +91,19 @@ def _one_or_many(value: object) -> object:
     return (value,) if isinstance(value, str | int) and not isinstance(value, bool) else value
 
 
+def _one_or_list(item: dict[str, Any]) -> WithJsonSchema:
+    """JSON Schema of a value written either alone or as a non-empty list."""
+    return WithJsonSchema({"anyOf": [item, {"type": "array", "items": item, "minItems": 1}]})
+
+
+_TERM_SCHEMA = {"type": "string", "minLength": 1}
+_TIME_SCHEMA = {"type": "string", "pattern": r"^\d{1,2}:\d{2}(:\d{2})?$"}
 Term = Annotated[str, Field(min_length=1), AfterValidator(_check_term)]
-Alternatives = Annotated[tuple[Term, ...], BeforeValidator(_one_or_many), Field(min_length=1)]
+Terms = Annotated[tuple[Term, ...], BeforeValidator(_one_or_many), _one_or_list(_TERM_SCHEMA)]
+Alternatives = Annotated[
+    tuple[Term, ...], BeforeValidator(_one_or_many), Field(min_length=1), _one_or_list(_TERM_SCHEMA)
+]
+TimeOfDay = Annotated[time, WithJsonSchema(_TIME_SCHEMA)]
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
@@ -104,7 +115,7 @@ Fuzziness = Annotated[
     BeforeValidator(_parse_fuzziness),
     WithJsonSchema({"enum": ["auto", "off", 0, 1, 2]}),
 ]
-Names = Annotated[tuple[str, ...], BeforeValidator(_one_or_many)]
+Names = Annotated[tuple[str, ...], BeforeValidator(_one_or_many), _one_or_list({"type": "string"})]
 
 
 class _Strict(BaseModel):
@@ -114,15 +125,15 @@ class _Strict(BaseModel):
 class MatchSpec(_Strict):
     """Which terms must, may and must not occur."""
 
-    all: tuple[Alternatives, ...] = Field(
+    all: Annotated[
+        tuple[Alternatives, ...],
+        BeforeValidator(_one_or_many),
+        _one_or_list({"anyOf": [_TERM_SCHEMA, {"type": "array", "items": _TERM_SCHEMA, "minItems": 1}]}),
+    ] = Field(
         default=(), description="Every entry must match; an entry is a term or a list of alternative terms."
     )
-    any: Annotated[tuple[Term, ...], BeforeValidator(_one_or_many)] = Field(
-        default=(), description="At least one of these terms must match."
-    )
-    none: Annotated[tuple[Term, ...], BeforeValidator(_one_or_many)] = Field(
-        default=(), description="If any of these terms matches, the rule does not."
-    )
+    any: Terms = Field(default=(), description="At least one of these terms must match.")
+    none: Terms = Field(default=(), description="If any of these terms matches, the rule does not.")
 
     @model_validator(mode="after")
     def _not_empty(self) -> "MatchSpec":
@@ -134,15 +145,17 @@ class MatchSpec(_Strict):
 class QuietHours(_Strict):
     """A daily window in which alerts are held (not dropped) until it ends."""
 
-    start: time
-    end: time
+    start: TimeOfDay
+    end: TimeOfDay
     timezone: TimeZoneName = "UTC"
 
 
 class Digest(_Strict):
     """Send one summary at the given times instead of an alert per hit."""
 
-    at: Annotated[tuple[time, ...], BeforeValidator(_one_or_many), Field(min_length=1)]
+    at: Annotated[
+        tuple[TimeOfDay, ...], BeforeValidator(_one_or_many), Field(min_length=1), _one_or_list(_TIME_SCHEMA)
+    ]
     timezone: TimeZoneName = "UTC"
 
 
@@ -158,7 +171,12 @@ class Rule(_Strict):
     fuzziness: Fuzziness = Field(
         default="auto", description="Typo tolerance: auto (0/1/2 edits by word length), off, 1 or 2."
     )
-    fields: Annotated[tuple[FieldName, ...], BeforeValidator(_one_or_many), Field(min_length=1)] = FIELDS
+    fields: Annotated[
+        tuple[FieldName, ...],
+        BeforeValidator(_one_or_many),
+        Field(min_length=1),
+        _one_or_list({"enum": list(FIELDS)}),
+    ] = FIELDS
     notify: Names | None = Field(default=None, description="Target names to alert; default all targets.")
     group_wait: Duration | None = None
     cooldown: Duration | None = None

@@ -22,6 +22,10 @@ from typing import NamedTuple
 _HIDDEN_MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.DOTALL | re.IGNORECASE)
 _HAS_HIDDEN_MARKUP = re.compile(r"<(?:script|style)\b|<!--", re.IGNORECASE)
 _TAG = re.compile(r"<[A-Za-z/!?][^>]*>")  # only what looks like a tag: "a < b" stays text
+_BLOCK_TAG = re.compile(r"<(?:p|br|div|li|h[1-6]|tr|blockquote)\b[^>]*>", re.IGNORECASE)
+_SPACES = re.compile(r"[^\S\n]+")
+_LINE_BREAK = re.compile(r" ?\n ?")
+_BLANK_LINES = re.compile(r"\n{3,}")
 _APOSTROPHE_CHARS = "\u2019\u2018\u02bc\u2032\u00b4`"
 _APOSTROPHES = re.compile(f"[{_APOSTROPHE_CHARS}]")
 # Common non-ASCII punctuation of news text, and what it becomes: blanking it changes no word,
@@ -55,6 +59,14 @@ def plain_text(markup: str) -> str:
     if "&" in markup:
         markup = html.unescape(markup)
     return markup if markup.isascii() else unicodedata.normalize("NFC", markup)
+
+
+def readable_text(markup: str) -> str:
+    """Feed HTML as text to store and show: ``plain_text`` with paragraphs kept, spaces tidied."""
+    if "<" in markup:
+        markup = _BLOCK_TAG.sub("\n", markup)
+    text = _LINE_BREAK.sub("\n", _SPACES.sub(" ", plain_text(markup)))
+    return _BLANK_LINES.sub("\n\n", text).strip()
 
 
 def fold(text: str) -> str:

@@ -137,6 +137,21 @@ def _data_loc(doc: YamlDocument, prefix: Loc, loc: Loc, missing: bool) -> Loc:
     return found
 
 
+# pydantic's wording speaks Python ("a valid tuple"); a rule author thinks in YAML.
+_PLAIN_MESSAGES = {
+    "tuple_type": "expected a list",
+    "list_type": "expected a list",
+    "dict_type": "expected a mapping (key: value)",
+    "model_type": "expected a mapping (key: value)",
+    "model_attributes_type": "expected a mapping (key: value)",
+    "string_type": "expected a string",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "time_type": "expected a time of day such as 22:00",
+    "time_parsing": "expected a time of day such as 22:00",
+}
+
+
 def _message(detail: ErrorDetails, model: type[BaseModel], loc: Loc) -> str:
     kind = detail["type"]
     if kind == "extra_forbidden":
@@ -146,6 +161,8 @@ def _message(detail: ErrorDetails, model: type[BaseModel], loc: Loc) -> str:
         return f"unknown key{suggestion}"
     if kind == "missing":
         return "required key is missing"
+    if kind in _PLAIN_MESSAGES:
+        return _PLAIN_MESSAGES[kind]
     message = detail["msg"]
     message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     return message[:1].lower() + message[1:]
