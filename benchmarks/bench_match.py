@@ -17,6 +17,7 @@ import argparse
 import random
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -44,29 +45,51 @@ def load_items(corpus: Path, count: int) -> list[Item]:
 
 
 def generate_rules(items: list[Item], count: int, seed: int = 2026) -> list[Rule]:
-    """Rules built from the corpus vocabulary (words of 4+ letters, as they occur in text)."""
-    rng = random.Random(seed)
-    vocabulary = sorted(
-        {word for item in items[:5000] for word in normalise(f"{item.title} {item.summary}").split()}
-    )
-    vocabulary = [word for word in vocabulary if len(word) >= 4 and word.isalpha()]
+    """Rules built from the words of random corpus items, so that most match their item at least.
 
-    def word() -> str:
-        return rng.choice(vocabulary)
+    Rule n: ``all`` of a word of its item and a set of alternatives (one from the item), ``any``
+    of a two-word phrase of the item or a random word, ``none`` of a random word; one rule in
+    ten adds a ``/regex/`` alternative, one in ten has ``fuzziness: off``.
+    """
+    rng = random.Random(seed)
+    # Rule authors pick telling words ("Lavrov", "summit"), not "that" or "with": words found in
+    # at most 1% of the items.
+    sample = items[:5000]
+    frequency = Counter(word for item in sample for word in set(_words(item)))
+    telling = {word for word, n in frequency.items() if n <= len(sample) // 100}
+    vocabulary = sorted(telling)
 
     rules = []
-    for i in range(count):
-        alternatives: list[str] = [word(), word()]
+    while len(rules) < count:
+        item_words = [word for word in _words(rng.choice(sample)) if word in telling]
+        if len(item_words) < 4:
+            continue
+        at = rng.randrange(len(item_words) - 1)
+        i = len(rules)
+        alternatives = [rng.choice(item_words), rng.choice(vocabulary)]
         if i % 10 == 3:
-            alternatives.append(f"/{word()} \\w+ {word()}/")
-        spec = {
+            alternatives.append(f"/{rng.choice(vocabulary)} \\w+ {rng.choice(vocabulary)}/")
+        spec: dict[str, object] = {
             "id": f"rule-{i}",
-            "match": {"all": [word(), alternatives], "any": [f"{word()} {word()}", word()], "none": [word()]},
+            "match": {
+                "all": [rng.choice(item_words), alternatives],
+                "any": [f"{item_words[at]} {item_words[at + 1]}", rng.choice(vocabulary)],
+                "none": [rng.choice(vocabulary)],
+            },
         }
         if i % 10 == 7:
             spec["fuzziness"] = "off"
         rules.append(Rule.model_validate(spec))
     return rules
+
+
+def _words(item: Item) -> list[str]:
+    """The item's words of 4+ letters (alphabetic), in order."""
+    return [
+        word
+        for word in normalise(f"{item.title} {item.summary}").split()
+        if len(word) >= 4 and word.isalpha()
+    ]
 
 
 def naive_matcher(rules: list[Rule]) -> Callable[[Item], int]:
@@ -112,7 +135,9 @@ def rate(function: Callable[[Item], object], items: list[Item]) -> tuple[float, 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--naive-items", type=int, default=300, help="items for the naive baseline")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -123,19 +148,22 @@ def main() -> int:
     print(f"{len(items)} items (title + summary, {chars:.0f} characters on average)")
     results: dict[int, float] = {}
     ok = True
-    for count, naive_items, target_ratio in ((100, args.naive_items, 20), (1000, args.naive_items // 10, 100)):
+    for count, naive_items, target_ratio in (
+        (100, args.naive_items, 20),
+        (1000, args.naive_items // 10, 100),
+    ):
         rules = generate_rules(items, count)
         start = time.perf_counter()
         matcher = Matcher(rules)
         compile_ms = (time.perf_counter() - start) * 1000
-        matches = sum(len(matcher.match(item)) for item in items[:2000])
+        matches = sum(len(matcher.match(item)) for item in items)
         per_second, seconds = rate(Matcher(rules).match, items)
         naive_per_second, _ = rate(naive_matcher(rules), items[:naive_items])
         results[count] = per_second
         ratio = per_second / naive_per_second
         print(
             f"{count:>5} rules: {per_second:>9,.0f} items/s ({seconds:.2f} s, compile {compile_ms:.0f} ms, "
-            f"{matches} matches in the first 2,000 items); naive {naive_per_second:,.1f} items/s "
+            f"{matches:,} matches); naive {naive_per_second:,.1f} items/s "
             f"on {naive_items} items; {ratio:,.0f}x the naive baseline (target {target_ratio}x)"
         )
         ok &= ratio >= target_ratio

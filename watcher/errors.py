@@ -30,7 +30,7 @@ class Problem:
 
 
 class InvalidFileError(WatcherError):
-    """A YAML file (rules or config) that does not validate; holds every problem found."""
+    """Files of the user's that cannot be used as they are; holds every problem found."""
 
     exit_code = 2
 
@@ -43,7 +43,5 @@ class RulesError(InvalidFileError):
     """Rule files with errors."""
 
 
-class InputError(WatcherError):
-    """An input file (items to test rules on) that cannot be read."""
-
-    exit_code = 2
+class InputError(InvalidFileError):
+    """Input files (items to test rules on) that cannot be read."""

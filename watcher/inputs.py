@@ -46,19 +46,22 @@ def read_items(paths: list[Path]) -> list[Item]:
             continue
         if path.suffix.lower() in JSONL_SUFFIXES:
             found, file_problems = _jsonl(path, body)
-        elif _looks_like_markup(body):
+        elif _start(body) == b"<":  # RSS, Atom or RDF
             found, file_problems = _feed(path, body)
+        elif _start(body) in (b"{", b"["):
+            message = "a JSON document: items must be JSON Lines, one object per line, in a .jsonl file"
+            found, file_problems = [], [Problem(path, None, "", message)]
         else:
             found, file_problems = _text(path, body)
         items.extend(found)
         problems.extend(file_problems)
     if problems:
-        raise InputError("\n".join(str(p) for p in problems))
+        raise InputError(problems)
     return items
 
 
-def _looks_like_markup(body: bytes) -> bool:
-    return body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+def _start(body: bytes) -> bytes:
+    return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
 
 
 def _jsonl(path: Path, body: bytes) -> tuple[list[Item], list[Problem]]:
@@ -92,7 +95,7 @@ def _feed(path: Path, body: bytes) -> tuple[list[Item], list[Problem]]:
     parsed = parse_feed(body)
     if not parsed.is_feed:
         reason = f": {parsed.problem}" if parsed.problem else ""
-        return [], [Problem(path, None, "", f"not an RSS/Atom feed{reason}")]
+        return [], [Problem(path, None, "", f"not an RSS or Atom feed{reason}")]
     return list(parsed.items), []
 
 

@@ -1,16 +1,18 @@
 """The matcher: a ruleset compiled once, then matched against items. Pure: no I/O, no clock.
 
 Compiling builds an index from every normalised word form a rule can match (the word and its
-inflections) to the rule terms using it, plus a deletion index (SymSpell) for typo tolerance.
-Matching an item then costs time in proportion to its text, not to the number of rules:
+inflections) to the rule terms using it, and buckets of the forms that tolerate typos by first
+letter and length. Matching an item then costs time in proportion to its text, not to the
+number of rules:
 
 1. each field's words are looked up in the index (set intersection, in C);
-2. words that are neither indexed nor known English words or names are looked up as possible
-   typos (same first letter, within the term's edit distance), once per distinct word for the
-   life of the matcher (cached);
-3. only terms using a found word are checked (phrases: consecutive words), and only rules using
-   such a term are evaluated. Rules whose ``all``/``any`` are only ``/regex/`` terms are the
-   exception: they are evaluated for every item.
+2. words that are neither indexed nor known English words or names are compared (rapidfuzz,
+   OSA distance) with the forms of their bucket, once per distinct word for the life of the
+   matcher: the answer, typo or not, is remembered;
+3. only terms using a found word are checked (phrases: consecutive words), and only rules with
+   every ``all`` entry (and ``any``) hit by such a term are evaluated. Rules needing no indexed
+   term (``all``/``any`` entries with ``/regex/`` terms) are the exception: they are evaluated
+   for every item.
 
 Positions are computed only for rules that matched, for highlighting.
 """
@@ -433,8 +435,8 @@ class Matcher:
         term = self._terms[rule_term.term]
         for name in rule.fields:
             scan = scans[name]
-            if not scan.words:
-                continue
+            if scan.found.get(rule_term.term) is None and scan.regex_found.get(rule_term.term) is None:
+                continue  # not in this field: no need to locate its words
             spans = scan.spans
             for first, last, edits in self._occurrences(scan, term):
                 start, end = spans[first].start, spans[last].end

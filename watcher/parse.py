@@ -1,4 +1,4 @@
-"""Feed documents (RSS, Atom, RDF, JSON Feed) to items, with feedparser.
+"""Feed documents (RSS, Atom, RDF) to items, with feedparser.
 
 feedparser gets bytes, never a URL (its own fetching has no timeout). Its HTML sanitising and
 relative-URI resolution are turned off because they double the parse time and summit-watch

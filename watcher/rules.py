@@ -196,6 +196,8 @@ _RULE_FILE = TypeAdapter(Rule | list[Rule])
 def json_schema() -> dict[str, Any]:
     """JSON Schema of a rule file (one rule or a list), for editors' autocompletion."""
     schema = _RULE_FILE.json_schema()
+    # ``id`` defaults to the file stem; only a file holding a list must name each rule.
+    schema["$defs"]["Rule"]["required"].remove("id")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "summit-watch rule file"
     return schema

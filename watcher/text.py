@@ -14,7 +14,6 @@ import codecs
 import html
 import re
 import unicodedata
-from collections.abc import Iterator
 from functools import cache, lru_cache
 from importlib.resources import files
 from typing import NamedTuple
@@ -39,6 +38,7 @@ _PUNCTUATION = (
 _WORD = re.compile(r"[^\W_]+")
 _POSSESSIVE = re.compile(r"'[sS](?![^\W_])")
 _ASCII_POSSESSIVE = re.compile(rb"'[sS](?![A-Za-z0-9])")  # a literal first: searched fast
+_ASCII_WORD = re.compile(rb"[^ ]+")
 _ASCII_WORD_BYTES = bytes(byte if chr(byte).isalnum() and byte < 128 else 32 for byte in range(256)).lower()
 
 
@@ -110,39 +110,53 @@ def words(plain: str) -> list[str]:
     Most news text is ASCII but for punctuation and accents: it is folded to ASCII bytes by the
     encoder (in C, calling back only for non-ASCII runs) and tokenised with bytes operations.
     """
-    if not plain.isascii():
-        for mark, replacement in _PUNCTUATION:
-            if mark in plain:
-                plain = plain.replace(mark, replacement)
+    plain = _replace_punctuation(plain)
     try:
         data = plain.encode("ascii", errors="summit-watch-fold")
-    except _NotFoldableToAscii:  # other scripts: fold word by word, as word_spans does
-        folded = list(map(_fold_word, _WORD.findall(_POSSESSIVE.sub("  ", _APOSTROPHES.sub("'", plain)))))
-        if all(map(str.isalnum, folded)):
-            return folded
-        return [part for word in folded for part in _WORD.findall(word)]
+    except _NotFoldableToAscii:  # other scripts: fold word by word
+        return [span.word for span in _unicode_word_spans(plain)]
+    return _ascii_word_bytes(data).decode("ascii").split()
+
+
+def _replace_punctuation(text: str) -> str:
+    """Replace common non-ASCII punctuation by its ASCII equivalent (one character for one)."""
+    if not text.isascii():
+        for mark, replacement in _PUNCTUATION:
+            if mark in text:
+                text = text.replace(mark, replacement)
+    return text
+
+
+def _ascii_word_bytes(data: bytes) -> bytes:
+    """ASCII text as lower-case words separated by spaces, possessives blanked; same length."""
     if b"`" in data:
         data = data.replace(b"`", b"'")
     if b"'" in data:
         data = _ASCII_POSSESSIVE.sub(b"  ", data)
-    return data.translate(_ASCII_WORD_BYTES).decode("ascii").split()
+    return data.translate(_ASCII_WORD_BYTES)
 
 
 def word_spans(plain: str) -> list[WordSpan]:
-    """The normalised words of a plain text with their offsets; same words as ``words``."""
-    return list(_iter_word_spans(plain))
+    """The normalised words of a plain text with their offsets; the same words as ``words``."""
+    ascii_text = _replace_punctuation(plain)  # one character for one: offsets stay valid
+    if not ascii_text.isascii():
+        return _unicode_word_spans(plain)
+    data = _ascii_word_bytes(ascii_text.encode("ascii"))
+    return [WordSpan(found.group().decode("ascii"), *found.span()) for found in _ASCII_WORD.finditer(data)]
 
 
-def _iter_word_spans(plain: str) -> Iterator[WordSpan]:
+def _unicode_word_spans(plain: str) -> list[WordSpan]:
     # Apostrophes and possessives are replaced one character for one, so offsets stay valid.
-    for found in _WORD.finditer(_POSSESSIVE.sub("  ", _APOSTROPHES.sub("'", plain))):
-        start, end = found.span()
-        folded = fold(found.group())
-        if folded.isalnum():
-            yield WordSpan(folded, start, end)
-        else:  # compatibility forms can fold into several words (the fraction one-half -> 1, 2)
-            for part in _WORD.findall(folded):
-                yield WordSpan(part, start, end)
+    tokens = list(_WORD.finditer(_POSSESSIVE.sub("  ", _APOSTROPHES.sub("'", plain))))
+    folded = list(map(_fold_word, (token.group() for token in tokens)))
+    if all(map(str.isalnum, folded)):
+        return [WordSpan(word, *token.span()) for word, token in zip(folded, tokens, strict=True)]
+    # compatibility forms can fold into several words (the fraction one-half -> 1, 2)
+    return [
+        WordSpan(part, *token.span())
+        for word, token in zip(folded, tokens, strict=True)
+        for part in _WORD.findall(word)
+    ]
 
 
 def normalise(text: str) -> str:
@@ -151,13 +165,37 @@ def normalise(text: str) -> str:
 
 
 _VOWELS = frozenset("aeiou")
+_VOWEL_GROUPS = re.compile(r"[aeiouy]+")
+# Past forms of common irregular verbs, most of them frequent in diplomatic news ("talks were
+# held", "Lavrov flew to Delhi"). Their regular "-ed" form is not generated ("see" -> "seed").
+_IRREGULAR_PAST = {
+    verb: tuple(forms.split())
+    for verb, forms in {
+        "arise": "arose arisen", "begin": "began begun", "break": "broke broken", "bring": "brought",
+        "build": "built", "buy": "bought", "choose": "chose chosen", "come": "came", "deal": "dealt",
+        "draw": "drew drawn", "drive": "drove driven", "fall": "fell fallen", "feel": "felt",
+        "fight": "fought", "find": "found", "fly": "flew flown", "forbid": "forbade forbidden",
+        "forget": "forgot forgotten", "freeze": "froze frozen", "get": "got gotten",
+        "give": "gave given", "go": "went gone", "grow": "grew grown", "have": "had",
+        "hear": "heard", "hide": "hid hidden", "hold": "held", "keep": "kept", "know": "knew known",
+        "lead": "led", "leave": "left", "lend": "lent", "lose": "lost", "make": "made",
+        "mean": "meant", "meet": "met", "pay": "paid", "ride": "rode ridden", "rise": "rose risen",
+        "run": "ran", "say": "said", "see": "saw seen", "seek": "sought", "sell": "sold",
+        "send": "sent", "shake": "shook shaken", "shoot": "shot", "show": "showed shown",
+        "sing": "sang sung", "sit": "sat", "speak": "spoke spoken", "spend": "spent",
+        "stand": "stood", "steal": "stole stolen", "strike": "struck", "swear": "swore sworn",
+        "take": "took taken", "teach": "taught", "tell": "told", "think": "thought",
+        "throw": "threw thrown", "understand": "understood", "undertake": "undertook undertaken",
+        "wear": "wore worn", "win": "won", "withdraw": "withdrew withdrawn", "write": "wrote written",
+    }.items()
+}  # fmt: skip
 
 
 def inflections(word: str) -> frozenset[str]:
-    """A word and its regular English inflections: visit -> visits, visited, visiting.
+    """A word and its English inflections: visit -> visits, visited, visiting; meet -> met.
 
-    Over-generating is harmless here ("putin" -> "putined" never occurs in text), while a
-    missing form is a missed alert, so doubled and undoubled consonants are both produced.
+    A missing form is a missed alert, while a form that never occurs costs nothing, so where
+    spelling varies both forms are produced (travelled, traveled; visited, visitted).
     """
     forms = {word}
     if len(word) < 3 or not word.isalpha():
@@ -171,21 +209,29 @@ def inflections(word: str) -> frozenset[str]:
         forms.add(word[:-1] + "ies")
     else:
         forms.add(word + "s")
-    # -ed and -ing
+    # -ing and -ed
+    past: tuple[str, ...]
     if last == "e":
-        forms.add(word + "d")
         if word.endswith("ie"):
             forms.add(word[:-2] + "ying")
-        if word.endswith(("ee", "ye", "oe")):
-            forms.add(word + "ing")
         else:
-            forms.add(word[:-1] + "ing")
+            forms.add(word + "ing" if word.endswith(("ee", "ye", "oe")) else word[:-1] + "ing")
+        past = (word + "d",)
     elif consonant_y:
-        forms.update((word[:-1] + "ied", word + "ing"))
+        forms.add(word + "ing")
+        past = (word[:-1] + "ied",)
+    elif last not in _VOWELS and last not in "wxy" and before in _VOWELS and word[-3] not in _VOWELS:
+        # A final consonant after a single vowel doubles: always in one syllable (stop ->
+        # stopped; "hoped" is another word), by stress or spelling in longer words.
+        doubled = (word + last + "ing", word + last + "ed")
+        plain = (word + "ing", word + "ed")
+        one_syllable = len(_VOWEL_GROUPS.findall(word)) == 1
+        forms.update(doubled if one_syllable else doubled + plain)
+        past = ()
     else:
-        forms.update((word + "ed", word + "ing"))
-        if last not in _VOWELS and last not in "wxy" and before in _VOWELS:
-            forms.update((word + last + "ed", word + last + "ing"))
+        forms.add(word + "ing")
+        past = (word + "ed",)
+    forms.update(_IRREGULAR_PAST.get(word, past))
     return frozenset(forms)
 
 
