@@ -53,7 +53,7 @@ def rules_check(path: Path) -> None:
     files = len({loaded.path for loaded in ruleset.rules})
     disabled = len(ruleset) - len(ruleset.enabled)
     note = f", {disabled} disabled" if disabled else ""
-    click.echo(f"{path}: {len(ruleset)} rules in {files} files are valid{note}")
+    click.echo(f"{path}: {_count(len(ruleset), 'rule')} in {_count(files, 'file')}: valid{note}")
 
 
 @rules.command("test")
@@ -90,13 +90,19 @@ def rules_test(rules_path: Path, as_json: bool, inputs: Sequence[Path]) -> None:
     table = [(m.item_id, m.rule_id, str(m.score), ", ".join(m.terms)) for m, _ in rows]
     _print_table(("ITEM", "RULE", "SCORE", "MATCHED"), table)
     matched_items = len({m.item_id for m, _ in rows})
-    click.echo(f"{len(items)} items, {matched_items} matched, {len(rows)} matches")
+    click.echo(
+        f"{_count(len(items), 'item')}, {matched_items} matched, {_count(len(rows), 'match', 'matches')}"
+    )
 
 
 @rules.command("schema")
 def rules_schema() -> None:
     """Print the JSON Schema of rule files (for editor autocompletion and validation)."""
     click.echo(json.dumps(json_schema(), indent=2))
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

@@ -75,10 +75,15 @@ def _jsonl(path: Path, body: bytes) -> tuple[list[Item], list[Problem]]:
         if not line.strip():
             continue
         try:
-            data = _JsonItem.model_validate(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError as e:
             problems.append(Problem(path, number, "", f"invalid JSON: {e.msg} (column {e.colno})"))
             continue
+        if not isinstance(record, dict):
+            problems.append(Problem(path, number, "", "expected a JSON object with at least an id"))
+            continue
+        try:
+            data = _JsonItem.model_validate(record)
         except ValidationError as e:
             for error in e.errors(include_url=False):
                 field = ".".join(str(part) for part in error["loc"]) or "item"

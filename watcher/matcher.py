@@ -41,7 +41,8 @@ from watcher.text import (
 )
 
 _TYPO_MEMORY_LIMIT: Final = 500_000  # words remembered as typos or not
-_MIN_TYPO_LENGTH: Final = 4  # the shortest word that can be a typo (of a 5-letter word)
+_MIN_TYPO_LENGTH: Final = 3  # the shortest word that can be a typo (``fuzziness: 1``, 4 letters)
+_MIN_TRANSLITERATED_LENGTH: Final = 5
 _NO_EDITS: Final = 0
 _ANY: Final = -1  # the entry number of a rule's ``any`` list (``all`` entries are 0, 1, ...)
 
@@ -268,8 +269,16 @@ class Matcher:
             )
             for where, forms in buckets.items()
         }
-        # Typos are looked up only for words that are neither indexed nor known English words.
+        # Typos are looked up only for words that are neither indexed nor known English words,
+        # but for transliterations of names, which vary in a final i/y (Sergei, Sergey).
         self._known_words = self._exact_words | known_words() if self._fuzzy_forms else self._exact_words
+        self._transliterations: dict[str, dict[int, int]] = {}
+        for form, key, _ in self._fuzzy_forms:
+            if len(form) >= _MIN_TRANSLITERATED_LENGTH and form[-1] in "iy":
+                variant = form[:-1] + ("y" if form[-1] == "i" else "i")
+                if variant not in exact:
+                    self._transliterations.setdefault(variant, {})[key] = 1
+        self._transliterated_words = frozenset(self._transliterations)
 
     # -- matching ----------------------------------------------------------------------------
 
@@ -314,6 +323,7 @@ class Matcher:
             # Set operations in C leave only words never seen before or known to be typos.
             unknown = distinct - self._known_words
             unknown -= self._not_typos
+            unknown |= distinct & self._transliterated_words
             for word in unknown:
                 typo_of = self._typos.get(word)
                 if typo_of is None:
@@ -333,9 +343,9 @@ class Matcher:
 
     def _typo_of(self, word: str) -> dict[int, int]:
         """The indexed words that ``word`` is a typo of, with the edits; remembered either way."""
-        found: dict[int, int] = {}
+        found = dict(self._transliterations.get(word, {}))
         bucket = self._typo_buckets.get((word[0], len(word)))
-        if bucket is not None and word.isalpha():
+        if bucket is not None and word.isalpha() and word not in self._known_words:
             candidates = extract(
                 word, bucket.forms, scorer=OSA.distance, score_cutoff=bucket.max_edits, limit=None
             )

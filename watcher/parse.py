@@ -45,7 +45,8 @@ def _item(entry: Any, source: str) -> Item:
     title = readable_text(str(entry.get("title", "")))
     summary = readable_text(str(entry.get("summary", "")))
     content = readable_text("\n".join(str(part.get("value", "")) for part in entry.get("content", ())))
-    link = entry.get("link") or None
+    # feedparser falls back on the guid for a missing link; only a web address is a link.
+    link = entry.get("link") if str(entry.get("link", "")).startswith(("http://", "https://")) else None
     return Item(
         id=str(entry.get("id") or link or _content_id(title, summary, content)),
         title=title,

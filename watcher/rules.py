@@ -33,6 +33,7 @@ RULE_FILE_SUFFIXES = (".yaml", ".yml")
 FieldName = Literal["title", "summary", "content"]
 FIELDS: tuple[FieldName, ...] = ("title", "summary", "content")
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+_ESCAPE = re.compile(r"\\.")  # \S, \W, \B...: a regex's escapes may be capitals
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -48,6 +49,8 @@ def _check_term(term: str) -> str:
             re.compile(term[1:-1])
         except re.error as e:
             raise ValueError(f"bad regular expression {term}: {e}") from e
+        if any(char.isupper() for char in _ESCAPE.sub("", term)):
+            raise ValueError(f"{term} has capitals, but regular expressions see lower-case text")
         return term
     if not normalise(term):
         raise ValueError(f"term {term!r} has no letters or digits to match")
@@ -197,7 +200,12 @@ def json_schema() -> dict[str, Any]:
     """JSON Schema of a rule file (one rule or a list), for editors' autocompletion."""
     schema = _RULE_FILE.json_schema()
     # ``id`` defaults to the file stem; only a file holding a list must name each rule.
-    schema["$defs"]["Rule"]["required"].remove("id")
+    listed = schema["$defs"]["Rule"]
+    schema["$defs"]["ListedRule"] = listed
+    schema["$defs"]["Rule"] = {**listed, "required": [key for key in listed["required"] if key != "id"]}
+    for branch in schema["anyOf"]:
+        if branch.get("type") == "array":
+            branch["items"] = {"$ref": "#/$defs/ListedRule"}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "summit-watch rule file"
     return schema
@@ -284,7 +292,8 @@ def _load_file(path: Path) -> tuple[list[LoadedRule], list[_DeclaredId], list[Pr
     elif isinstance(doc.data, dict):
         entries = [((), doc.data, True)]
     else:
-        return [], [], [Problem(path, doc.line_of(()), "", "expected a rule (a mapping) or a list of rules")]
+        message = "expected a rule (a mapping) or a list of rules"
+        return [], [], [Problem(path, doc.line_of(()) or 1, "", message)]
     rules: list[LoadedRule] = []
     ids: list[_DeclaredId] = []
     problems: list[Problem] = []

@@ -25,19 +25,16 @@ _BLOCK_TAG = re.compile(r"<(?:p|br|div|li|h[1-6]|tr|blockquote)\b[^>]*>", re.IGN
 _SPACES = re.compile(r"[^\S\n]+")
 _LINE_BREAK = re.compile(r" ?\n ?")
 _BLANK_LINES = re.compile(r"\n{3,}")
-_APOSTROPHE_CHARS = "\u2019\u2018\u02bc\u2032\u00b4`"
-_APOSTROPHES = re.compile(f"[{_APOSTROPHE_CHARS}]")
 # Common non-ASCII punctuation of news text, and what it becomes: blanking it changes no word,
 # and the text is then often ASCII, which is tokenised several times faster.
 _PUNCTUATION = (
-    *((quote, "'") for quote in _APOSTROPHE_CHARS[:-1]),
+    *((quote, "'") for quote in "\u2019\u2018\u02bc\u2032\u00b4"),
     *((mark, " ") for mark in "\u201c\u201d\u2014\u2013\u2026\u00a0\u00ab\u00bb\u2022\u00b7\u200b\u202f"),
 )
 # A word is a run of letters and digits. "'s" not followed by a letter is a possessive and dropped
 # (blanked, so offsets stay valid): "Putin's" -> putin, but "O'Sullivan" -> o, sullivan.
 _WORD = re.compile(r"[^\W_]+")
-_POSSESSIVE = re.compile(r"'[sS](?![^\W_])")
-_ASCII_POSSESSIVE = re.compile(rb"'[sS](?![A-Za-z0-9])")  # a literal first: searched fast
+_POSSESSIVE = re.compile(r"'[sS](?![^\W_])")  # a literal first: searched fast
 _ASCII_WORD = re.compile(rb"[^ ]+")
 _ASCII_WORD_BYTES = bytes(byte if chr(byte).isalnum() and byte < 128 else 32 for byte in range(256)).lower()
 
@@ -85,16 +82,14 @@ class _NotFoldableToAscii(Exception):
 
 
 def _fold_to_ascii(error: UnicodeError) -> tuple[str, int]:
-    """Codec error handler: non-ASCII punctuation becomes a space, accented letters their base."""
+    """Codec error handler: other punctuation becomes a space, accented letters their base."""
     assert isinstance(error, UnicodeEncodeError)
     replacement = []
     for char in error.object[error.start : error.end]:
-        if char in _APOSTROPHE_CHARS:
-            replacement.append("'")
-        elif not char.isalnum():
+        if not char.isalnum():
             replacement.append(" ")
         else:
-            folded = fold(char)
+            folded = _fold_word(char)
             if not (folded.isascii() and folded.isalnum()):
                 raise _NotFoldableToAscii
             replacement.append(folded)
@@ -108,46 +103,40 @@ def words(plain: str) -> list[str]:
     """The normalised words of a plain text, in order; the same words as ``word_spans``.
 
     Most news text is ASCII but for punctuation and accents: it is folded to ASCII bytes by the
-    encoder (in C, calling back only for non-ASCII runs) and tokenised with bytes operations.
+    encoder (in C, calling back only for non-ASCII runs) and split with bytes operations.
     """
-    plain = _replace_punctuation(plain)
+    prepared = _prepare(plain)
     try:
-        data = plain.encode("ascii", errors="summit-watch-fold")
+        data = prepared.encode("ascii", errors="summit-watch-fold")
     except _NotFoldableToAscii:  # other scripts: fold word by word
-        return [span.word for span in _unicode_word_spans(plain)]
-    return _ascii_word_bytes(data).decode("ascii").split()
-
-
-def _replace_punctuation(text: str) -> str:
-    """Replace common non-ASCII punctuation by its ASCII equivalent (one character for one)."""
-    if not text.isascii():
-        for mark, replacement in _PUNCTUATION:
-            if mark in text:
-                text = text.replace(mark, replacement)
-    return text
-
-
-def _ascii_word_bytes(data: bytes) -> bytes:
-    """ASCII text as lower-case words separated by spaces, possessives blanked; same length."""
-    if b"`" in data:
-        data = data.replace(b"`", b"'")
-    if b"'" in data:
-        data = _ASCII_POSSESSIVE.sub(b"  ", data)
-    return data.translate(_ASCII_WORD_BYTES)
+        return [span.word for span in _unicode_word_spans(prepared)]
+    return data.translate(_ASCII_WORD_BYTES).decode("ascii").split()
 
 
 def word_spans(plain: str) -> list[WordSpan]:
     """The normalised words of a plain text with their offsets; the same words as ``words``."""
-    ascii_text = _replace_punctuation(plain)  # one character for one: offsets stay valid
-    if not ascii_text.isascii():
-        return _unicode_word_spans(plain)
-    data = _ascii_word_bytes(ascii_text.encode("ascii"))
+    prepared = _prepare(plain)
+    if not prepared.isascii():
+        return _unicode_word_spans(prepared)
+    data = prepared.encode("ascii").translate(_ASCII_WORD_BYTES)
     return [WordSpan(found.group().decode("ascii"), *found.span()) for found in _ASCII_WORD.finditer(data)]
 
 
-def _unicode_word_spans(plain: str) -> list[WordSpan]:
-    # Apostrophes and possessives are replaced one character for one, so offsets stay valid.
-    tokens = list(_WORD.finditer(_POSSESSIVE.sub("  ", _APOSTROPHES.sub("'", plain))))
+def _prepare(text: str) -> str:
+    """Unify apostrophes, blank common punctuation and possessives; one character for one."""
+    if not text.isascii():
+        for mark, replacement in _PUNCTUATION:
+            if mark in text:
+                text = text.replace(mark, replacement)
+    if "`" in text:
+        text = text.replace("`", "'")
+    if "'" in text:
+        text = _POSSESSIVE.sub("  ", text)
+    return text
+
+
+def _unicode_word_spans(prepared: str) -> list[WordSpan]:
+    tokens = list(_WORD.finditer(prepared))
     folded = list(map(_fold_word, (token.group() for token in tokens)))
     if all(map(str.isalnum, folded)):
         return [WordSpan(word, *token.span()) for word, token in zip(folded, tokens, strict=True)]
@@ -220,14 +209,20 @@ def inflections(word: str) -> frozenset[str]:
     elif consonant_y:
         forms.add(word + "ing")
         past = (word[:-1] + "ied",)
-    elif last not in _VOWELS and last not in "wxy" and before in _VOWELS and word[-3] not in _VOWELS:
+    elif (
+        last not in _VOWELS
+        and last not in "wxy"
+        and before in _VOWELS
+        and (word[-3] not in _VOWELS or last == "l")
+    ):
         # A final consonant after a single vowel doubles: always in one syllable (stop ->
-        # stopped; "hoped" is another word), by stress or spelling in longer words.
-        doubled = (word + last + "ing", word + last + "ed")
-        plain = (word + "ing", word + "ed")
-        one_syllable = len(_VOWEL_GROUPS.findall(word)) == 1
-        forms.update(doubled if one_syllable else doubled + plain)
-        past = ()
+        # stopped; "hoped" is another word), by stress or spelling in longer words (visited,
+        # committed); a final l doubles in British spelling (travelled, dialled, fuelled).
+        forms.add(word + last + "ing")
+        past = (word + last + "ed",)
+        if len(_VOWEL_GROUPS.findall(word)) > 1 or last == "l":
+            forms.add(word + "ing")
+            past += (word + "ed",)
     else:
         forms.add(word + "ing")
         past = (word + "ed",)

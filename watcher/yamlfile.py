@@ -149,6 +149,9 @@ _PLAIN_MESSAGES = {
     "bool_parsing": "expected true or false",
     "time_type": "expected a time of day such as 22:00",
     "time_parsing": "expected a time of day such as 22:00",
+    "too_short": "must not be empty",
+    "string_too_short": "must not be empty",
+    "string_pattern_mismatch": "must start with a letter or digit, then letters, digits, '.', '_' or '-'",
 }
 
 

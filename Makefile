@@ -1,0 +1,70 @@
+# summit-watch: the README's two commands are `make run` and `make test`.
+#
+#   make run     create .venv if needed, install the package, run the main job
+#   make test    create .venv if needed, install with the test extras, then lint, type-check, test
+#   make lint    ruff check, ruff format --check, mypy
+#   make bench   the matcher benchmark (benchmarks/bench_match.py)
+#   make clean   remove .venv and every cache
+#
+# Variables: PYTHON (interpreter that creates the venv), SEEDS (seed articles for `make run`),
+# RULES (rule file or directory), PYTEST_ARGS and BENCH_ARGS (extra arguments).
+# The package is reinstalled only when pyproject.toml changes (stamp files inside .venv).
+
+PYTHON ?= python3
+VENV ?= .venv
+SEEDS ?= ../shared/seeds
+RULES ?= rules
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --no-input --progress-bar off
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.DEFAULT_GOAL := run
+.PHONY: run test lint bench clean
+
+run: $(RUN_STAMP)
+	@seeds='$(wildcard $(SEEDS)/*.txt)'; \
+	if [ -z "$$seeds" ]; then \
+		echo "make run: no seed articles ($(SEEDS)/*.txt): clone with shared/ beside the repo, or set SEEDS=DIR" >&2; \
+		exit 2; \
+	fi
+	$(BIN)/summit-watch rules test --rules $(RULES) $(SEEDS)/*.txt
+
+test: lint
+	@status=0; \
+	echo "$(BIN)/pytest $(PYTEST_ARGS)"; \
+	$(BIN)/pytest $(PYTEST_ARGS) </dev/null || status=$$?; \
+	if [ $$status -eq 5 ]; then \
+		echo "make test: no tests were collected (pytest exit status 5): failing" >&2; \
+		exit 1; \
+	fi; \
+	exit $$status
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(RUN_STAMP)
+	$(BIN)/python benchmarks/bench_match.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e .
+	@touch $@
+
+# The test install includes everything `make run` needs, so it refreshes the run stamp too.
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e '.[test,postgres]'
+	@touch $@ $(RUN_STAMP)

@@ -1,0 +1,80 @@
+"""Shared paths and helpers: the repository, ../shared, rule files in tmp_path, the CLI in-process."""
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from watcher.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+RULES = REPO / "rules"
+
+WriteFile = Callable[[str, str], Path]
+RunCli = Callable[..., Result]
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The shared seeds and corpora; their absence is a broken checkout, not a reason to skip."""
+    if not (SHARED / "seeds").is_dir() or not (SHARED / "corpora").is_dir():
+        pytest.fail(
+            f"{SHARED} (with seeds/ and corpora/) is missing: these tests read the shared seed articles "
+            "and real-feed corpus, which must sit next to the repository as ../shared",
+            pytrace=False,
+        )
+    return SHARED
+
+
+@pytest.fixture
+def seeds(shared: Path) -> list[Path]:
+    """The seed articles, in name order (000_..., 001_...)."""
+    found = sorted((shared / "seeds").glob("*.txt"))
+    assert len(found) == 2, f"expected the two seed articles in {shared / 'seeds'}, found {found}"
+    return found
+
+
+def write_file(directory: Path, name: str, text: str) -> Path:
+    """Write ``text`` (dedented, so tests can indent YAML) to ``directory/name``; return the path."""
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def write_rule(tmp_path: Path) -> WriteFile:
+    """``write_rule("name.yaml", yaml_text)`` writes a rule file into ``tmp_path/rules``."""
+
+    def write(name: str, text: str) -> Path:
+        return write_file(tmp_path / "rules", name, text)
+
+    return write
+
+
+@pytest.fixture
+def write_input(tmp_path: Path) -> WriteFile:
+    """``write_input("items.jsonl", text)`` writes an input file for ``rules test`` into ``tmp_path/in``."""
+
+    def write(name: str, text: str) -> Path:
+        return write_file(tmp_path / "in", name, text)
+
+    return write
+
+
+def _run_cli(*args: str | Path) -> Result:
+    result = CliRunner().invoke(cli, [str(arg) for arg in args])
+    # Errors a user can fix are printed and exit with a code; any other exception is a crash.
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"the CLI crashed on {args}:\n{result.output}") from result.exception
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.fixture
+def run_cli() -> RunCli:
+    """``run_cli("rules", "check", path)``: the CLI in-process; ``.stdout``, ``.stderr``, ``.exit_code``."""
+    return _run_cli
