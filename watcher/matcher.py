@@ -30,12 +30,12 @@ from rapidfuzz.process import extract
 from watcher.items import FeedRef, Item
 from watcher.rules import FIELDS, Rule, is_regex
 from watcher.text import (
-    WordSpan,
     auto_edits,
     fixed_edits,
     inflections,
     known_words,
     plain_text,
+    word_offsets,
     word_spans,
     words,
 )
@@ -119,9 +119,9 @@ class _FieldScan:
             return found
 
     @cached_property
-    def spans(self) -> list[WordSpan]:
-        """The words with their offsets in ``plain``, for highlighting."""
-        return word_spans(self.plain)
+    def offsets(self) -> list[tuple[int, int]]:
+        """Where each word stands in ``plain``, for highlighting."""
+        return word_offsets(self.plain)
 
     @cached_property
     def normalised(self) -> str:
@@ -160,7 +160,7 @@ class Matcher:
         self._fields = tuple(f for f in FIELDS if any(f in r.fields for r in self._rules))
         self._build_word_index()
         self._typos: dict[str, dict[int, int]] = {}  # text word -> {word key: edits}
-        self._not_typos: set[str] = set()
+        self._no_typo_words = set(self._known_words)  # grows with words found not to be typos
 
     # -- compiling ---------------------------------------------------------------------------
 
@@ -321,8 +321,7 @@ class Matcher:
             phrases.update(self._form_phrases[word])
         if self._fuzzy_forms:
             # Set operations in C leave only words never seen before or known to be typos.
-            unknown = distinct - self._known_words
-            unknown -= self._not_typos
+            unknown = distinct - self._no_typo_words
             unknown |= distinct & self._transliterated_words
             for word in unknown:
                 typo_of = self._typos.get(word)
@@ -353,13 +352,13 @@ class Matcher:
                 _, key, allowed = self._fuzzy_forms[bucket.ids[position]]
                 if distance <= allowed and distance < found.get(key, allowed + 1):
                     found[key] = distance
-        if len(self._typos) + len(self._not_typos) >= _TYPO_MEMORY_LIMIT:
+        if len(self._typos) + len(self._no_typo_words) >= len(self._known_words) + _TYPO_MEMORY_LIMIT:
             self._typos.clear()
-            self._not_typos.clear()
+            self._no_typo_words = set(self._known_words)
         if found:
             self._typos[word] = found
         else:
-            self._not_typos.add(word)
+            self._no_typo_words.add(word)
         return found
 
     def _find_phrases(self, scan: _FieldScan, phrases: set[int]) -> None:
@@ -447,9 +446,9 @@ class Matcher:
             scan = scans[name]
             if scan.found.get(rule_term.term) is None and scan.regex_found.get(rule_term.term) is None:
                 continue  # not in this field: no need to locate its words
-            spans = scan.spans
+            offsets = scan.offsets
             for first, last, edits in self._occurrences(scan, term):
-                start, end = spans[first].start, spans[last].end
+                start, end = offsets[first][0], offsets[last][1]
                 yield TermHit(rule_term.text, name, start, end, scan.plain[start:end], edits)
 
     def _occurrences(self, scan: _FieldScan, term: _Term) -> Iterator[tuple[int, int, int]]:

@@ -14,6 +14,7 @@ import codecs
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import cache, lru_cache
 from importlib.resources import files
 from typing import NamedTuple
@@ -81,22 +82,31 @@ class _NotFoldableToAscii(Exception):
     """Raised inside the encoder when a character has no ASCII word equivalent."""
 
 
-def _fold_to_ascii(error: UnicodeError) -> tuple[str, int]:
-    """Codec error handler: other punctuation becomes a space, accented letters their base."""
-    assert isinstance(error, UnicodeEncodeError)
-    replacement = []
-    for char in error.object[error.start : error.end]:
-        if not char.isalnum():
-            replacement.append(" ")
-        else:
+def _ascii_folder(one_for_one: bool) -> Callable[[UnicodeError], tuple[str, int]]:
+    """A codec error handler: other punctuation becomes a space, accented letters their base.
+
+    ``one_for_one`` also refuses letters that fold into several (German sharp s -> ss), so the
+    ASCII text keeps the offsets of the original.
+    """
+
+    def fold_to_ascii(error: UnicodeError) -> tuple[str, int]:
+        assert isinstance(error, UnicodeEncodeError)
+        replacement = []
+        for char in error.object[error.start : error.end]:
+            if not char.isalnum():
+                replacement.append(" ")
+                continue
             folded = _fold_word(char)
-            if not (folded.isascii() and folded.isalnum()):
+            if not (folded.isascii() and folded.isalnum()) or (one_for_one and len(folded) != 1):
                 raise _NotFoldableToAscii
             replacement.append(folded)
-    return "".join(replacement), error.end
+        return "".join(replacement), error.end
+
+    return fold_to_ascii
 
 
-codecs.register_error("summit-watch-fold", _fold_to_ascii)
+codecs.register_error("summit-watch-fold", _ascii_folder(one_for_one=False))
+codecs.register_error("summit-watch-fold-in-place", _ascii_folder(one_for_one=True))
 
 
 def words(plain: str) -> list[str]:
@@ -109,17 +119,32 @@ def words(plain: str) -> list[str]:
     try:
         data = prepared.encode("ascii", errors="summit-watch-fold")
     except _NotFoldableToAscii:  # other scripts: fold word by word
-        return [span.word for span in _unicode_word_spans(prepared)]
+        folded = list(map(_fold_word, _WORD.findall(prepared)))
+        if all(map(str.isalnum, folded)):
+            return folded
+        return [part for word in folded for part in _WORD.findall(word)]
     return data.translate(_ASCII_WORD_BYTES).decode("ascii").split()
 
 
 def word_spans(plain: str) -> list[WordSpan]:
     """The normalised words of a plain text with their offsets; the same words as ``words``."""
     prepared = _prepare(plain)
-    if not prepared.isascii():
+    try:
+        data = prepared.encode("ascii", errors="summit-watch-fold-in-place")
+    except _NotFoldableToAscii:
         return _unicode_word_spans(prepared)
-    data = prepared.encode("ascii").translate(_ASCII_WORD_BYTES)
+    data = data.translate(_ASCII_WORD_BYTES)
     return [WordSpan(found.group().decode("ascii"), *found.span()) for found in _ASCII_WORD.finditer(data)]
+
+
+def word_offsets(plain: str) -> list[tuple[int, int]]:
+    """Where each word of ``words(plain)`` stands in ``plain`` (cheaper than ``word_spans``)."""
+    prepared = _prepare(plain)
+    try:
+        data = prepared.encode("ascii", errors="summit-watch-fold-in-place")
+    except _NotFoldableToAscii:
+        return [(span.start, span.end) for span in _unicode_word_spans(prepared)]
+    return [found.span() for found in _ASCII_WORD.finditer(data.translate(_ASCII_WORD_BYTES))]
 
 
 def _prepare(text: str) -> str:
