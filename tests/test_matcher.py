@@ -122,6 +122,17 @@ def test_full_name_transliteration_both_ways() -> None:
     assert match_text(term("Sergey Lavrov"), "Sergei Lavrov in New Delhi") is not None
 
 
+@pytest.mark.parametrize(
+    ("written", "text"),
+    [("Dmitry", "Dmitri Peskov said"), ("Dmitri", "Dmitry Peskov said"), ("Andrey", "Andrei Belousov")],
+)
+def test_names_differing_in_a_final_i_or_y_are_one_edit(written: str, text: str) -> None:
+    found = match_text(term(written), text)
+    assert found is not None
+    assert found.score < 100
+    assert match_text(term(written), text, fuzziness="off") is None
+
+
 @pytest.mark.parametrize("field", ["title", "summary", "content"])
 def test_terms_are_found_in_every_field_by_default(field: str) -> None:
     item = Item(id="item", **{field: "<p>Putin&rsquo;s visit</p>"})

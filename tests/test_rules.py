@@ -123,6 +123,18 @@ INVALID_FILES = [
         id="bad-regex",
     ),
     pytest.param(
+        "regex-capitals.yaml",
+        """\
+        match:
+          all: ['/Putin\\s+visit/']
+        """,
+        [
+            "{path}:2: match.all[0]: /Putin\\s+visit/ has capitals, "
+            "but regular expressions see lower-case text"
+        ],
+        id="regex-with-capitals",
+    ),
+    pytest.param(
         "no-letters.yaml",
         """\
         match:

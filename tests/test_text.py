@@ -165,6 +165,33 @@ def test_inflections_include_regular_forms(word: str, forms: set[str]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("word", "forms"),
+    [
+        pytest.param("meet", {"met"}, id="meet"),
+        pytest.param("hold", {"held"}, id="hold"),
+        pytest.param("fly", {"flew", "flown", "flies"}, id="fly"),
+        pytest.param("speak", {"spoke", "spoken"}, id="speak"),
+        pytest.param("see", {"saw", "seen"}, id="see"),
+    ],
+)
+def test_irregular_verbs_have_their_past_forms(word: str, forms: set[str]) -> None:
+    assert forms <= inflections(word)
+
+
+@pytest.mark.parametrize(
+    ("word", "other_word"),
+    [
+        pytest.param("see", "seed", id="see-is-not-seed"),
+        pytest.param("hop", "hoped", id="hop-is-not-hope"),
+        pytest.param("plan", "planed", id="plan-is-not-plane"),
+        pytest.param("bar", "bared", id="bar-is-not-bare"),
+    ],
+)
+def test_inflections_do_not_make_other_words(word: str, other_word: str) -> None:
+    assert other_word not in inflections(word)
+
+
+@pytest.mark.parametrize(
     ("word", "not_forms"),
     [
         pytest.param("putin", {"rasputin", "put", "puti"}, id="no-prefixes-or-stems"),
