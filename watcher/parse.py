@@ -12,11 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import feedparser
 
 from watcher.items import Item
 from watcher.text import readable_text
+
+_TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "itm_")
+_TRACKING_KEYS = frozenset(
+    {"fbclid", "gclid", "dclid", "msclkid", "igshid", "yclid", "_ga", "ref_src", "cmpid", "ocid"}
+)
 
 
 @dataclass(frozen=True)
@@ -46,16 +52,33 @@ def _item(entry: Any, source: str) -> Item:
     summary = readable_text(str(entry.get("summary", "")))
     content = readable_text("\n".join(str(part.get("value", "")) for part in entry.get("content", ())))
     # feedparser falls back on the guid for a missing link; only a web address is a link.
-    link = entry.get("link") if str(entry.get("link", "")).startswith(("http://", "https://")) else None
+    raw_link = str(entry.get("link") or "")
+    link = canonical_link(raw_link) if raw_link.startswith(("http://", "https://")) else None
     return Item(
         id=str(entry.get("id") or link or _content_id(title, summary, content)),
         title=title,
         summary=summary,
         content=content if content != summary else "",
-        link=str(link) if link else None,
+        link=link,
         published=_published(entry),
         source=source or None,
     )
+
+
+def canonical_link(url: str) -> str:
+    """The link without tracking parameters (utm_*, fbclid...) or fragment, host in lower case.
+
+    The same article shared with different campaign tags is then one link, and one item.
+    """
+    parts = urlsplit(url)
+    query = [
+        (key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(key)
+    ]
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", urlencode(query), ""))
+
+
+def _is_tracking(key: str) -> bool:
+    return key.lower().startswith(_TRACKING_PREFIXES) or key.lower() in _TRACKING_KEYS
 
 
 def _content_id(*parts: str) -> str:

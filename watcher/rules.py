@@ -8,16 +8,13 @@ a directory reports every error at once, each as ``path:line: field: message``.
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
@@ -26,16 +23,22 @@ from pydantic import (
 )
 
 from watcher.errors import Problem, RulesError
+from watcher.schema import (
+    ID_PATTERN,
+    Duration,
+    Names,
+    StrictModel,
+    TimeZoneName,
+    one_or_list,
+    one_or_many,
+)
 from watcher.text import normalise
 from watcher.yamlfile import YamlDocument, load_yaml, validation_problems
 
 RULE_FILE_SUFFIXES = (".yaml", ".yml")
 FieldName = Literal["title", "summary", "content"]
 FIELDS: tuple[FieldName, ...] = ("title", "summary", "content")
-_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _ESCAPE = re.compile(r"\\.")  # \S, \W, \B...: a regex's escapes may be capitals
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def is_regex(term: str) -> bool:
@@ -57,28 +60,6 @@ def _check_term(term: str) -> str:
     return term
 
 
-def parse_duration(value: object) -> object:
-    """``90``, ``"30s"``, ``"10m"``, ``"2h"``, ``"1d"``, ``"1w"`` -> timedelta; the rest is pydantic's."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s, 10m, 2h or 1d")
-    if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        found = _DURATION.match(value)
-        if not found:
-            raise ValueError(f"{value!r} is not a duration such as 30s, 10m, 2h or 1d")
-        return timedelta(seconds=float(found.group(1)) * _DURATION_UNITS[found.group(2)])
-    return value
-
-
-def _check_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Asia/Kolkata)") from e
-    return name
-
-
 def _parse_fuzziness(value: object) -> object:
     if value in ("auto", "off"):
         return value
@@ -89,49 +70,28 @@ def _parse_fuzziness(value: object) -> object:
     raise ValueError("must be auto, off, 0, 1 or 2")
 
 
-def _one_or_many(value: object) -> object:
-    """Accept a single value where a list is expected: ``feeds: india`` = ``feeds: [india]``."""
-    return (value,) if isinstance(value, str | int) and not isinstance(value, bool) else value
-
-
-def _one_or_list(item: dict[str, Any]) -> WithJsonSchema:
-    """JSON Schema of a value written either alone or as a non-empty list."""
-    return WithJsonSchema({"anyOf": [item, {"type": "array", "items": item, "minItems": 1}]})
-
-
 _TERM_SCHEMA = {"type": "string", "minLength": 1}
 _TIME_SCHEMA = {"type": "string", "pattern": r"^\d{1,2}:\d{2}(:\d{2})?$"}
 Term = Annotated[str, Field(min_length=1), AfterValidator(_check_term)]
-Terms = Annotated[tuple[Term, ...], BeforeValidator(_one_or_many), _one_or_list(_TERM_SCHEMA)]
+Terms = Annotated[tuple[Term, ...], BeforeValidator(one_or_many), one_or_list(_TERM_SCHEMA)]
 Alternatives = Annotated[
-    tuple[Term, ...], BeforeValidator(_one_or_many), Field(min_length=1), _one_or_list(_TERM_SCHEMA)
+    tuple[Term, ...], BeforeValidator(one_or_many), Field(min_length=1), one_or_list(_TERM_SCHEMA)
 ]
 TimeOfDay = Annotated[time, WithJsonSchema(_TIME_SCHEMA)]
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(parse_duration),
-    WithJsonSchema({"type": ["string", "integer"], "pattern": r"^\d+(\.\d+)?(s|m|h|d|w)$"}),
-]
-TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 Fuzziness = Annotated[
     Literal["auto", "off", 1, 2],
     BeforeValidator(_parse_fuzziness),
     WithJsonSchema({"enum": ["auto", "off", 0, 1, 2]}),
 ]
-Names = Annotated[tuple[str, ...], BeforeValidator(_one_or_many), _one_or_list({"type": "string"})]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
-
-
-class MatchSpec(_Strict):
+class MatchSpec(StrictModel):
     """Which terms must, may and must not occur."""
 
     all: Annotated[
         tuple[Alternatives, ...],
-        BeforeValidator(_one_or_many),
-        _one_or_list({"anyOf": [_TERM_SCHEMA, {"type": "array", "items": _TERM_SCHEMA, "minItems": 1}]}),
+        BeforeValidator(one_or_many),
+        one_or_list({"anyOf": [_TERM_SCHEMA, {"type": "array", "items": _TERM_SCHEMA, "minItems": 1}]}),
     ] = Field(
         default=(), description="Every entry must match; an entry is a term or a list of alternative terms."
     )
@@ -145,7 +105,7 @@ class MatchSpec(_Strict):
         return self
 
 
-class QuietHours(_Strict):
+class QuietHours(StrictModel):
     """A daily window in which alerts are held (not dropped) until it ends."""
 
     start: TimeOfDay
@@ -153,19 +113,19 @@ class QuietHours(_Strict):
     timezone: TimeZoneName = "UTC"
 
 
-class Digest(_Strict):
+class Digest(StrictModel):
     """Send one summary at the given times instead of an alert per hit."""
 
     at: Annotated[
-        tuple[TimeOfDay, ...], BeforeValidator(_one_or_many), Field(min_length=1), _one_or_list(_TIME_SCHEMA)
+        tuple[TimeOfDay, ...], BeforeValidator(one_or_many), Field(min_length=1), one_or_list(_TIME_SCHEMA)
     ]
     timezone: TimeZoneName = "UTC"
 
 
-class Rule(_Strict):
+class Rule(StrictModel):
     """One watch rule."""
 
-    id: Annotated[str, Field(pattern=_ID, description="Stable identifier; defaults to the file stem.")]
+    id: Annotated[str, Field(pattern=ID_PATTERN, description="Stable identifier; defaults to the file stem.")]
     name: str | None = Field(default=None, description="Shown in alerts; defaults to the id.")
     description: str = ""
     enabled: bool = True
@@ -176,9 +136,9 @@ class Rule(_Strict):
     )
     fields: Annotated[
         tuple[FieldName, ...],
-        BeforeValidator(_one_or_many),
+        BeforeValidator(one_or_many),
         Field(min_length=1),
-        _one_or_list({"enum": list(FIELDS)}),
+        one_or_list({"enum": list(FIELDS)}),
     ] = FIELDS
     notify: Names | None = Field(default=None, description="Target names to alert; default all targets.")
     group_wait: Duration | None = None
@@ -314,7 +274,7 @@ def _validate(
     if not isinstance(entry, dict):
         return None, [Problem(doc.path, doc.line_of(loc), "", "expected a rule (a mapping of keys)")]
     if default_id is not None and "id" not in entry:
-        if not re.match(_ID, default_id):
+        if not re.match(ID_PATTERN, default_id):
             message = f"file name {default_id!r} is not a valid rule id; set 'id:' explicitly"
             return None, [Problem(doc.path, doc.line_of(loc), "id", message)]
         entry = {"id": default_id, **entry}

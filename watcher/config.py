@@ -1,0 +1,165 @@
+"""The settings file: database, rules, feeds, alert targets and defaults.
+
+Validated like rule files (every error at once, as ``path:line: field: message``; unknown keys
+are errors). ``${NAME}`` in any string is replaced by the environment variable NAME (or
+``${NAME:-default}``), so secrets stay out of the file. Relative paths (rules, a SQLite file)
+are relative to the file's directory, so a config works wherever it is run from.
+"""
+
+import os
+import re
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, ValidationError
+
+from watcher.errors import InvalidFileError, Problem
+from watcher.schema import ID_PATTERN, Duration, Names, StrictModel
+from watcher.yamlfile import YamlDocument, field_name, load_yaml, validation_problems
+
+CONFIG_ENV = "SUMMIT_WATCH_CONFIG"
+SEARCH_PATH = (Path("summit-watch.yaml"), Path("/etc/summit-watch/config.yaml"))
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_FEED_SCHEMES = ("http", "https", "file")
+
+
+class ConfigError(InvalidFileError):
+    """A settings file that is missing or invalid."""
+
+
+def _check_feed_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in _FEED_SCHEMES:
+        raise ValueError(f"{url!r} is not an http://, https:// or file:// URL")
+    if parts.scheme != "file" and not parts.hostname:
+        raise ValueError(f"{url!r} has no host name")
+    return url
+
+
+class FeedConfig(StrictModel):
+    """A feed to poll."""
+
+    name: Annotated[str, Field(pattern=ID_PATTERN)]
+    url: Annotated[str, AfterValidator(_check_feed_url)]
+    tags: Names = ()
+    interval: Duration | None = Field(
+        default=None, description="Time between polls; default defaults.interval."
+    )
+
+
+class TargetConfig(StrictModel):
+    """Where alerts go: an Apprise URL (secrets from ${ENV}, never written in the file)."""
+
+    name: Annotated[str, Field(pattern=ID_PATTERN)]
+    url: str
+    format: Literal["text", "markdown", "html"] = "text"
+
+
+class Defaults(StrictModel):
+    """Values for feeds and rules that do not set their own."""
+
+    interval: Duration = timedelta(minutes=10)
+    group_wait: Duration = timedelta(minutes=1)
+    cooldown: Duration = timedelta(0)
+
+
+class Config(StrictModel):
+    """The whole settings file."""
+
+    database: str = "sqlite:///summit-watch.db"
+    rules: Path = Path("rules")
+    feeds: tuple[FeedConfig, ...] = ()
+    targets: tuple[TargetConfig, ...] = ()
+    defaults: Defaults = Defaults()
+
+    def interval(self, feed: FeedConfig) -> timedelta:
+        """How often ``feed`` is polled."""
+        return feed.interval or self.defaults.interval
+
+
+def find_config(explicit: Path | None = None) -> Path:
+    """The settings file: ``--config``, then $SUMMIT_WATCH_CONFIG, ./summit-watch.yaml, /etc/..."""
+    if explicit is not None:
+        return explicit
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    for candidate in SEARCH_PATH:
+        if candidate.is_file():
+            return candidate
+    places = ", ".join(["--config", f"${CONFIG_ENV}", *map(str, SEARCH_PATH)])
+    raise ConfigError([Problem(SEARCH_PATH[0], None, "", f"no settings file found (looked at {places})")])
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a settings file; raise ``ConfigError`` listing every problem."""
+    if not path.is_file():
+        raise ConfigError([Problem(path, None, "", "no such settings file")])
+    doc = load_yaml(path)
+    if doc.problems:
+        raise ConfigError(doc.problems)
+    if doc.data is None:
+        doc.data = {}
+    if not isinstance(doc.data, dict):
+        raise ConfigError(
+            [Problem(path, 1, "", "expected a mapping of settings (database:, rules:, feeds: ...)")]
+        )
+    problems: list[Problem] = []
+    data = _interpolate(doc, doc.data, (), problems)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as e:
+        problems.extend(validation_problems(doc, e, Config))
+        raise ConfigError(sorted(problems, key=lambda p: p.line or 0)) from e
+    problems.extend(_duplicates(doc, "feeds", [feed.name for feed in config.feeds]))
+    problems.extend(_duplicates(doc, "targets", [target.name for target in config.targets]))
+    if problems:
+        raise ConfigError(problems)
+    return _resolve_paths(config, path.parent)
+
+
+def _interpolate(doc: YamlDocument, value: Any, loc: tuple[str | int, ...], problems: list[Problem]) -> Any:
+    """Replace ``${NAME}`` and ``${NAME:-default}`` in every string by the environment's value."""
+    if isinstance(value, dict):
+        return {key: _interpolate(doc, item, (*loc, key), problems) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(doc, item, (*loc, index), problems) for index, item in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(found: re.Match[str]) -> str:
+        name, default = found.group(1), found.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        problems.append(
+            Problem(doc.path, doc.line_of(loc), field_name(loc), f"environment variable {name} is not set")
+        )
+        return ""
+
+    return _VARIABLE.sub(substitute, value)
+
+
+def _duplicates(doc: YamlDocument, key: str, names: list[str]) -> list[Problem]:
+    counts = Counter(names)
+    return [
+        Problem(doc.path, doc.line_of((key, index)), f"{key}[{index}].name", f"duplicate name {name!r}")
+        for index, name in enumerate(names)
+        if counts[name] > 1 and names.index(name) != index
+    ]
+
+
+def _resolve_paths(config: Config, base: Path) -> Config:
+    """Make the rules path and a relative SQLite path relative to the settings file's directory."""
+    changes: dict[str, Any] = {}
+    if not config.rules.is_absolute():
+        changes["rules"] = base / config.rules
+    prefix = "sqlite:///"
+    if config.database.startswith(prefix):
+        file = config.database.removeprefix(prefix)
+        if file and file != ":memory:" and not Path(file).is_absolute():
+            changes["database"] = prefix + str((base / file).resolve())
+    return config.model_copy(update=changes) if changes else config

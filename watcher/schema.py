@@ -1,0 +1,59 @@
+"""Value types shared by the YAML schemas (rules and config): strict models, durations, names."""
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class StrictModel(BaseModel):
+    """Frozen, and unknown keys are errors: a typo such as ``realret:`` is never ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+
+def parse_duration(value: object) -> object:
+    """``90``, ``"30s"``, ``"10m"``, ``"2h"``, ``"1d"``, ``"1w"`` -> timedelta; the rest is pydantic's."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 10m, 2h or 1d")
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        found = _DURATION.match(value)
+        if not found:
+            raise ValueError(f"{value!r} is not a duration such as 30s, 10m, 2h or 1d")
+        return timedelta(seconds=float(found.group(1)) * _DURATION_UNITS[found.group(2)])
+    return value
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Asia/Kolkata)") from e
+    return name
+
+
+def one_or_many(value: object) -> object:
+    """Accept a single value where a list is expected: ``feeds: india`` = ``feeds: [india]``."""
+    return (value,) if isinstance(value, str | int) and not isinstance(value, bool) else value
+
+
+def one_or_list(item: dict[str, Any]) -> WithJsonSchema:
+    """JSON Schema of a value written either alone or as a non-empty list."""
+    return WithJsonSchema({"anyOf": [item, {"type": "array", "items": item, "minItems": 1}]})
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    WithJsonSchema({"type": ["string", "integer"], "pattern": r"^\d+(\.\d+)?(s|m|h|d|w)$"}),
+]
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+Names = Annotated[tuple[str, ...], BeforeValidator(one_or_many), one_or_list({"type": "string"})]
