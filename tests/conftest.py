@@ -9,6 +9,10 @@ from click.testing import CliRunner, Result
 
 from watcher.cli import cli
 
+pytest_plugins = [
+    "httpserver",  # the loopback HTTP server fixture, ``http_server`` (tests/httpserver.py)
+    "databases",  # ``database_url`` (SQLite and PostgreSQL) and ``store`` (tests/databases.py)
+]
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 RULES = REPO / "rules"

@@ -3,19 +3,27 @@
 Exit codes: 0 success, 1 an operational failure, 2 invalid usage, rules or input files.
 """
 
+import asyncio
 import json
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import click
 
 from watcher import __version__
+from watcher.config import Config, ConfigError, find_config, load_config
 from watcher.errors import WatcherError
 from watcher.inputs import read_items
 from watcher.matcher import Matcher
+from watcher.pipeline import FeedReport, poll
 from watcher.rules import json_schema, load_rules
+from watcher.store import Store
 
 DEFAULT_RULES = Path("rules")
 
@@ -31,10 +39,45 @@ class _Group(click.Group):
             ctx.exit(e.exit_code)
 
 
+class _Session:
+    """What commands share: the settings file, loaded on first use."""
+
+    def __init__(self, config_path: Path | None, verbose: int) -> None:
+        self.config_path = config_path
+        self.verbose = verbose
+
+    @cached_property
+    def config(self) -> Config:
+        return load_config(find_config(self.config_path))
+
+    def default_rules(self) -> Path:
+        """The settings file's rules, or ./rules when there is no settings file."""
+        try:
+            return load_config(find_config(self.config_path)).rules
+        except ConfigError:
+            if self.config_path is not None:
+                raise
+            return DEFAULT_RULES
+
+    def open_store(self) -> Store:
+        return Store.open(self.config.database)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="summit-watch")
-def cli() -> None:
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Settings file (default: $SUMMIT_WATCH_CONFIG, ./summit-watch.yaml, /etc/summit-watch/config.yaml).",
+)
+@click.option("-v", "--verbose", count=True, help="Log more (-v: info, -vv: debug).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     """Watch news feeds for the diplomatic events you care about."""
+    ctx.obj = _Session(config_path, verbose)
+    level = {0: logging.ERROR, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
 @cli.group(cls=_Group)
@@ -43,12 +86,15 @@ def rules() -> None:
 
 
 @rules.command("check")
-@click.argument("path", type=click.Path(path_type=Path), default=DEFAULT_RULES)
-def rules_check(path: Path) -> None:
-    """Validate the rule files at PATH (a file or a directory; default ./rules).
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.pass_obj
+def rules_check(session: _Session, path: Path | None) -> None:
+    """Validate the rule files at PATH (a file or a directory; default: the settings file's
+    rules, else ./rules).
 
     Every error is printed on stderr as path:line: field: message; exit status 2 if any.
     """
+    path = path or session.default_rules()
     ruleset = load_rules(path)
     files = len({loaded.path for loaded in ruleset.rules})
     disabled = len(ruleset) - len(ruleset.enabled)
@@ -61,20 +107,19 @@ def rules_check(path: Path) -> None:
     "--rules",
     "rules_path",
     type=click.Path(path_type=Path),
-    default=DEFAULT_RULES,
-    show_default=True,
-    help="Rule file or directory.",
+    help="Rule file or directory (default: the settings file's rules, else ./rules).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line per (item, rule) match.")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-def rules_test(rules_path: Path, as_json: bool, inputs: Sequence[Path]) -> None:
+@click.pass_obj
+def rules_test(session: _Session, rules_path: Path | None, as_json: bool, inputs: Sequence[Path]) -> None:
     """Run the rules over INPUT files and show what matches.
 
     An INPUT is a JSON Lines file of items (.jsonl: id, title, summary, content, link,
     published, source), an RSS/Atom file, or a text file (its content is the item, its name
     the id).
     """
-    matcher = Matcher(load_rules(rules_path))
+    matcher = Matcher(load_rules(rules_path or session.default_rules()))
     items = read_items(list(inputs))
     rows = [(match, item) for item in items for match in matcher.match(item)]
     if as_json:
@@ -99,6 +144,162 @@ def rules_test(rules_path: Path, as_json: bool, inputs: Sequence[Path]) -> None:
 def rules_schema() -> None:
     """Print the JSON Schema of rule files (for editor autocompletion and validation)."""
     click.echo(json.dumps(json_schema(), indent=2))
+
+
+@cli.command("poll")
+@click.option("--once", is_flag=True, help="Poll every feed now, due or not.")
+@click.option(
+    "--feed",
+    "feed_names",
+    multiple=True,
+    metavar="NAME",
+    help="Poll only this feed (repeatable), due or not.",
+)
+@click.pass_obj
+def poll_command(session: _Session, once: bool, feed_names: tuple[str, ...]) -> None:
+    """Fetch the due feeds, store new items and the hits of the rules, and print a summary."""
+    config = session.config
+    unknown = sorted(set(feed_names) - {feed.name for feed in config.feeds})
+    if unknown:
+        raise click.BadParameter(
+            f"no feed named {', '.join(unknown)} in the settings file", param_hint="--feed"
+        )
+    matcher = Matcher(load_rules(config.rules))
+    names = feed_names or ([feed.name for feed in config.feeds] if once else None)
+    store = session.open_store()
+    try:
+        with _progress() as on_report:
+            summary = asyncio.run(poll(config, store, matcher, _now, feeds=names, on_report=on_report))
+    finally:
+        store.close()
+    failed = summary.count("error") + summary.count("gone")
+    click.echo(
+        f"{_count(len(summary.reports), 'feed')} polled: {summary.count('ok')} ok, "
+        f"{summary.count('not_modified')} not modified, {failed} failed; "
+        f"{_count(summary.new_items, 'new item')}, {_count(summary.hits, 'hit')}"
+    )
+    for report in summary.reports:
+        if report.outcome in ("error", "gone"):
+            click.echo(f"  {report.outcome:<6} {report.feed}: {report.error}")
+        if report.redirected_to:
+            moved = f"permanently redirected to {report.redirected_to} (update the settings file)"
+            click.echo(f"  moved  {report.feed}: {moved}")
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[FeedReport], None] | None]:
+    """A progress line on a terminal (stderr), nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    done = 0
+
+    def advance(report: FeedReport) -> None:
+        nonlocal done
+        done += 1
+        click.echo(f"\r\x1b[Kpolled {done}: {report.feed} ({report.outcome})", err=True, nl=False)
+
+    yield advance
+    if done:
+        click.echo("\r\x1b[K", err=True, nl=False)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@cli.group("feeds", cls=_Group, invoke_without_command=True)
+@click.pass_context
+def feeds_group(ctx: click.Context) -> None:
+    """The configured feeds (default: list)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(feeds_list)
+
+
+_FORMAT = click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+
+
+@feeds_group.command("list")
+@_FORMAT
+@click.pass_obj
+def feeds_list(session: _Session, fmt: str = "table") -> None:
+    """Each feed of the settings file: name, URL, tags, interval."""
+    config = session.config
+    rows = [
+        {"name": f.name, "url": f.url, "tags": list(f.tags), "interval": _duration(config.interval(f))}
+        for f in config.feeds
+    ]
+    _print_records(rows, fmt)
+
+
+@feeds_group.command("status")
+@_FORMAT
+@click.pass_obj
+def feeds_status(session: _Session, fmt: str) -> None:
+    """Each feed's health: last success, last error, failures in a row, next poll."""
+    store = session.open_store()
+    try:
+        store.sync_feeds(
+            session.config.feeds, {f.name: session.config.interval(f) for f in session.config.feeds}, _now()
+        )
+        states = store.feeds()
+    finally:
+        store.close()
+    rows = [
+        {
+            "name": s.name,
+            "last_success": _when(s.last_success),
+            "last_outcome": s.last_outcome or "never polled",
+            "failures": s.consecutive_failures,
+            "next_poll": "never (gone)" if s.gone else _when(s.next_poll),
+            "last_error": s.last_error or "",
+            "moved_to": s.redirected_to or "",
+        }
+        for s in states
+    ]
+    _print_records(rows, fmt)
+
+
+@cli.group("db", cls=_Group)
+def db_group() -> None:
+    """The database."""
+
+
+@db_group.command("upgrade")
+@click.pass_obj
+def db_upgrade(session: _Session) -> None:
+    """Create or upgrade the database schema to this version's."""
+    store = Store(session.config.database)
+    try:
+        before, after = store.upgrade()
+    finally:
+        store.close()
+    click.echo(f"database at revision {after}" + (f" (was {before})" if before != after else " (up to date)"))
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else ""
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _print_records(rows: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if rows:
+        header = [key.upper().replace("_", " ") for key in rows[0]]
+        _print_table(
+            header, [[", ".join(v) if isinstance(v, list) else str(v) for v in row.values()] for row in rows]
+        )
 
 
 def _count(n: int, singular: str, plural: str | None = None) -> str:

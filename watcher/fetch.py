@@ -1,0 +1,402 @@
+"""Feed documents over HTTP(S), or from local ``file://`` paths, within the limits a poller needs.
+
+Every way a feed can fail (refused connection, timeout, HTTP error, oversized body, compression
+bomb, redirect loop) comes back as a ``FetchResult`` with ``outcome="error"``, so one bad feed
+never stops a poll; only bugs raise.
+"""
+
+import asyncio
+import os
+import socket
+import ssl
+import time
+import zlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import formatdate, parsedate_to_datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import Literal, NamedTuple
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import httpx
+
+from watcher import __version__
+
+ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT = frozenset({301, 308})
+# Decompressed bytes produced per step: a compression bomb grows the body this much at a time
+# and is stopped at the cap, instead of inflating a whole network read (~1000x) in one go.
+_STEP = 64 * 1024
+
+Outcome = Literal["ok", "not_modified", "gone", "error"]
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """How much one fetcher may ask of the network, and of any single feed."""
+
+    max_connections: int = 20
+    max_per_host: int = 2
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_timeout: float = 60.0
+    max_body: int = 15 * 2**20
+    max_redirects: int = 5
+    user_agent: str = f"summit-watch/{__version__} (+https://github.com/summit-watch/summit-watch)"
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """One feed to fetch, with the validators stored from its last fetch (for a conditional GET)."""
+
+    feed: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What a fetch found, ready to store and report.
+
+    ``etag`` and ``last_modified`` are always the ones to store for next time: the new ones after
+    "ok" (or a 304 that sends some), else the request's own. ``permanent_redirect`` is set when a
+    final (non-redirect) response was reached through 301/308 redirects only. ``elapsed`` counts
+    from the call, so it includes any wait for a free connection.
+    """
+
+    feed: str
+    url: str
+    outcome: Outcome
+    status: int | None
+    body: bytes | None
+    headers: Mapping[str, str]
+    etag: str | None
+    last_modified: str | None
+    final_url: str
+    permanent_redirect: str | None
+    retry_after: timedelta | None
+    error: str | None
+    elapsed: float
+
+
+class _Got(NamedTuple):
+    """A fetch's outcome, before timing and the trace are added to make the result."""
+
+    outcome: Outcome
+    body: bytes | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str | None = None
+
+
+class _Failure(Exception):
+    """A feed's failure, turned into an "error" result by ``Fetcher.fetch``."""
+
+
+@dataclass
+class _Trace:
+    """How far a fetch got, so a failure part-way still reports the last URL, status and headers."""
+
+    url: str
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    permanent_redirect: str | None = None
+    retry_after: timedelta | None = None
+
+
+class Fetcher:
+    """Fetches feeds concurrently: at most ``max_connections`` at once and ``max_per_host`` per host.
+
+    Use it as ``async with Fetcher() as fetcher:``; leaving the block closes its connections.
+    """
+
+    def __init__(self, limits: FetchLimits = FetchLimits()) -> None:
+        self._limits = limits
+        self._client = httpx.AsyncClient(
+            follow_redirects=False,  # followed by hand, to spot permanent moves and cap the chain
+            limits=httpx.Limits(
+                max_connections=limits.max_connections, max_keepalive_connections=limits.max_connections
+            ),
+            timeout=httpx.Timeout(
+                connect=limits.connect_timeout,
+                read=limits.read_timeout,
+                write=limits.read_timeout,
+                pool=limits.connect_timeout,
+            ),
+            headers={
+                "User-Agent": limits.user_agent,
+                "Accept": ACCEPT,
+                "Accept-Encoding": "gzip, deflate",
+            },
+        )
+        # Our own queue for the global limit too, so time spent waiting for a turn is not
+        # charged to a feed's timeouts (httpx's pool wait is).
+        self._all = asyncio.Semaphore(limits.max_connections)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def __aenter__(self) -> "Fetcher":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+
+    async def fetch(self, request: FetchRequest) -> FetchResult:
+        """Fetch one feed; failures are results with ``outcome="error"``, never exceptions."""
+        started = time.monotonic()
+        trace = _Trace(request.url)
+        try:
+            if request.url[:5].lower() == "file:":
+                got = await self._fetch_file(request, trace)
+            else:
+                got = await self._fetch_http(request, trace)
+        except _Failure as failure:
+            got = _Got("error", error=str(failure))
+        etag, last_modified = got.etag, got.last_modified
+        if got.outcome != "ok":  # keep the stored validators unless the server sent new ones
+            etag, last_modified = etag or request.etag, last_modified or request.last_modified
+        return FetchResult(
+            feed=request.feed,
+            url=request.url,
+            outcome=got.outcome,
+            status=trace.status,
+            body=got.body,
+            headers=trace.headers,
+            etag=etag,
+            last_modified=last_modified,
+            final_url=trace.url,
+            permanent_redirect=trace.permanent_redirect,
+            retry_after=trace.retry_after,
+            error=got.error,
+            elapsed=time.monotonic() - started,
+        )
+
+    async def _fetch_http(self, request: FetchRequest, trace: _Trace) -> _Got:
+        url = _http_url(request.url)
+        # Bytes, because httpx refuses non-ASCII str values and a stored validator may hold some.
+        validators = ((b"If-None-Match", request.etag), (b"If-Modified-Since", request.last_modified))
+        conditions = {name: value.encode() for name, value in validators if value}
+        all_permanent = True
+        redirects = 0
+        deadline: float | None = None
+        try:
+            while True:
+                async with self._turn(url.host):
+                    # The clock starts with the first turn: time in the queue is not the feed's fault.
+                    if deadline is None:
+                        deadline = asyncio.get_running_loop().time() + self._limits.total_timeout
+                    async with (
+                        asyncio.timeout_at(deadline),
+                        self._client.stream("GET", url, headers=conditions) as response,
+                    ):
+                        trace.url, trace.status = str(url), response.status_code
+                        trace.headers = {key.lower(): value for key, value in response.headers.items()}
+                        trace.retry_after = _retry_after(response.headers)
+                        location = response.headers.get("location")
+                        if response.status_code not in _REDIRECTS or location is None:
+                            if redirects and all_permanent:
+                                trace.permanent_redirect = trace.url
+                            return await self._outcome(response)
+                if redirects == self._limits.max_redirects:
+                    raise _Failure(f"more than {redirects} redirects")
+                redirects += 1
+                all_permanent = all_permanent and response.status_code in _PERMANENT
+                try:
+                    url = _http_url(str(url.join(location)))
+                except (_Failure, httpx.InvalidURL) as exc:
+                    raise _Failure(f"redirect to an unusable URL {location!r}: {exc}") from None
+        except TimeoutError:
+            raise _Failure(f"timed out (total) after {self._limits.total_timeout:g} s") from None
+        except httpx.TransportError as exc:
+            raise _Failure(self._describe(exc, url)) from None
+
+    @asynccontextmanager
+    async def _turn(self, host: str) -> AsyncIterator[None]:
+        """Wait for the host's turn, then a global one: a request queued behind a busy host must
+        not hold one of the global connections meanwhile."""
+        if host not in self._hosts:
+            self._hosts[host] = asyncio.Semaphore(self._limits.max_per_host)
+        async with self._hosts[host], self._all:
+            yield
+
+    async def _outcome(self, response: httpx.Response) -> _Got:
+        status = response.status_code
+        etag, last_modified = response.headers.get("etag"), response.headers.get("last-modified")
+        if status == 304:
+            return _Got("not_modified", None, etag, last_modified)
+        if status == 410:
+            return _Got("gone")
+        if not response.is_success:
+            reason = response.reason_phrase or _phrase(status)
+            return _Got("error", error=f"HTTP {status} {reason}".rstrip())
+        return _Got("ok", await self._read_body(response), etag, last_modified)
+
+    async def _read_body(self, response: httpx.Response) -> bytes:
+        """The decompressed body, read raw and inflated here in bounded steps (httpx would inflate
+        each network read whole: 64 KiB of gzipped zeros is 64 MiB), stopped past ``max_body``."""
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
+            raise _Failure(f"unsupported content-encoding {encoding!r}")
+        inflate = _Inflater(raw_deflate_fallback=encoding == "deflate") if encoding != "identity" else None
+        pieces: list[bytes] = []
+        size = 0
+        try:
+            async for raw in response.aiter_raw():
+                for piece in inflate.feed(raw) if inflate else (raw,):
+                    size += len(piece)
+                    if size > self._limits.max_body:
+                        raise _Failure(f"body larger than {self._limits.max_body / 2**20:g} MiB")
+                    pieces.append(piece)
+        except zlib.error as exc:
+            raise _Failure(f"cannot decompress the {encoding} body: {exc}") from None
+        return b"".join(pieces)
+
+    def _describe(self, exc: httpx.TransportError, url: httpx.URL) -> str:
+        """One line for a network failure: the kind of timeout, or the root cause httpx wraps."""
+        limits = self._limits
+        if isinstance(exc, httpx.ConnectTimeout):
+            return f"timed out (connect) after {limits.connect_timeout:g} s"
+        if isinstance(exc, httpx.ReadTimeout):
+            return f"timed out (read) after {limits.read_timeout:g} s"
+        if isinstance(exc, httpx.WriteTimeout):
+            return f"timed out (write) after {limits.read_timeout:g} s"
+        if isinstance(exc, httpx.PoolTimeout):
+            return f"timed out (waiting for a connection) after {limits.connect_timeout:g} s"
+        cause = _root_cause(exc)
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return f"cannot resolve host {url.host}"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not accepted: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS error: {cause.reason or cause}"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset by the server"
+        if isinstance(exc, httpx.RemoteProtocolError):
+            return f"protocol error: {exc}"
+        return f"network error: {str(exc) or type(exc).__name__}"
+
+    async def _fetch_file(self, request: FetchRequest, trace: _Trace) -> _Got:
+        try:
+            parts = urlsplit(request.url)
+        except ValueError:
+            raise _Failure("not a valid URL") from None
+        if parts.netloc not in ("", "localhost"):
+            raise _Failure(f"file URL names another host: {parts.netloc}")
+        path = Path(url2pathname(parts.path))
+        got = await asyncio.to_thread(_read_file, path, request, self._limits.max_body)
+        validators = (("etag", got.etag), ("last-modified", got.last_modified))
+        trace.headers = {name: value for name, value in validators if value}
+        return got
+
+
+class _Inflater:
+    """Inflates a gzip or zlib stream (or raw deflate, which some servers send as "deflate")
+    in steps of at most ``_STEP`` bytes."""
+
+    def __init__(self, *, raw_deflate_fallback: bool) -> None:
+        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
+        self._fallback = raw_deflate_fallback
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while True:
+            try:
+                piece = self._zlib.decompress(data, _STEP)
+            except zlib.error:
+                if not self._fallback:
+                    raise
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._fallback = False
+                continue
+            self._fallback = False
+            yield piece
+            data = self._zlib.unconsumed_tail
+            # A full step may leave output pending inside zlib even with no input left.
+            if not data and len(piece) < _STEP:
+                return
+
+
+def _http_url(text: str) -> httpx.URL:
+    """``text`` as an http(s) URL with a host and a usable port, else a failure saying why not."""
+    try:
+        url = httpx.URL(text)
+    except httpx.InvalidURL:
+        raise _Failure("not a valid URL") from None
+    if url.scheme and url.scheme not in ("http", "https"):
+        raise _Failure(f"unsupported URL scheme {url.scheme!r}")
+    if not url.scheme or not url.host or (url.port is not None and not 0 < url.port < 65536):
+        raise _Failure("not a valid URL")
+    return url
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _retry_after(headers: httpx.Headers) -> timedelta | None:
+    """Retry-After as a delay: seconds, or an HTTP date taken relative to the response's own Date
+    header when it has one (so the server's clock skew cancels out)."""
+    value = headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isascii() and value.isdigit():
+        try:
+            return timedelta(seconds=int(value))
+        except OverflowError:
+            return None
+    when = _http_date(value)
+    if when is None:
+        return None
+    now = _http_date(headers.get("date", "")) or datetime.now(UTC)
+    return max(when - now, timedelta(0))
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception below httpx's and anyio's wrappers (e.g. ConnectionRefusedError)."""
+    seen = {id(exc)}
+    while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        exc = inner
+    return exc
+
+
+def _read_file(path: Path, request: FetchRequest, max_body: int) -> _Got:
+    """Read a local feed, with validators from its stat: Last-Modified from the mtime, and an ETag
+    of the mtime in nanoseconds and the size, so a rewrite within the same second is still seen."""
+    try:
+        with path.open("rb") as file:
+            stat = os.fstat(file.fileno())
+            last_modified = formatdate(stat.st_mtime, usegmt=True)
+            etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+            unchanged = request.etag == etag if request.etag else request.last_modified == last_modified
+            if unchanged:
+                return _Got("not_modified", None, etag, last_modified)
+            body = file.read(max_body + 1)
+    except FileNotFoundError:
+        raise _Failure(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise _Failure(f"not a file: {path}") from None
+    except ValueError:  # a NUL byte in the path
+        raise _Failure("not a valid URL") from None
+    except OSError as exc:
+        raise _Failure(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(body) > max_body:
+        raise _Failure(f"body larger than {max_body / 2**20:g} MiB")
+    return _Got("ok", body, etag, last_modified)

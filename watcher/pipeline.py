@@ -1,0 +1,164 @@
+"""One poll cycle: due feeds -> fetch -> parse -> new items -> match -> hits, all stored.
+
+Fetching is concurrent (asyncio, bounded by ``FetchLimits``); parsing runs in a process pool
+when several feeds are due, since feedparser is CPU-bound and the machine has more than one
+core. Storage and matching stay in this process, in the order feeds finish. One feed's failure
+is a value in its report, never an exception that stops the cycle; a storage failure does stop
+it (nothing can be recorded), and it is raised as ``StorageError``.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from multiprocessing import get_context
+
+from watcher.config import Config
+from watcher.fetch import Fetcher, FetchLimits, FetchRequest, FetchResult
+from watcher.items import FeedRef
+from watcher.matcher import Matcher
+from watcher.parse import ParsedFeed, parse_feed
+from watcher.schedule import poll_record
+from watcher.store import FeedState, NewHit, Store
+
+log = logging.getLogger(__name__)
+
+PARALLEL_PARSE_THRESHOLD = 4  # fewer due feeds are parsed in this process: no pool start-up cost
+
+
+@dataclass(frozen=True)
+class FeedReport:
+    """What polling one feed did."""
+
+    feed: str
+    outcome: str  # ok, not_modified, gone, error
+    new_items: int
+    hits: int
+    error: str | None
+    redirected_to: str | None
+
+
+@dataclass(frozen=True)
+class PollSummary:
+    """What a poll cycle did, feed by feed."""
+
+    reports: tuple[FeedReport, ...]
+
+    def count(self, outcome: str) -> int:
+        """How many feeds ended with ``outcome``."""
+        return sum(report.outcome == outcome for report in self.reports)
+
+    @property
+    def new_items(self) -> int:
+        return sum(report.new_items for report in self.reports)
+
+    @property
+    def hits(self) -> int:
+        return sum(report.hits for report in self.reports)
+
+
+async def poll(
+    config: Config,
+    store: Store,
+    matcher: Matcher,
+    clock: Callable[[], datetime],
+    *,
+    feeds: Collection[str] | None = None,
+    limits: FetchLimits | None = None,
+    on_report: Callable[[FeedReport], None] | None = None,
+) -> PollSummary:
+    """Poll the due feeds (or exactly ``feeds``, due or not) once; store items and hits."""
+    cycle = _Cycle(store, matcher, config)
+    store.sync_feeds(config.feeds, cycle.intervals, clock())
+    due = store.due_feeds(clock(), feeds)
+    reports = []
+    with _parser_pool(len(due)) as pool:
+        async with Fetcher(limits or FetchLimits()) as fetcher:
+            fetches = [
+                asyncio.ensure_future(fetcher.fetch(FetchRequest(s.name, s.url, s.etag, s.last_modified)))
+                for s in due
+            ]
+            states = {state.name: state for state in due}
+            for finished in asyncio.as_completed(fetches):
+                result = await finished
+                state = states[result.feed]
+                parsed = await _parse(pool, result) if result.outcome == "ok" else None
+                report = cycle.record(state, result, parsed, clock())
+                reports.append(report)
+                if on_report is not None:
+                    on_report(report)
+    return PollSummary(tuple(sorted(reports, key=lambda r: r.feed)))
+
+
+@contextmanager
+def _parser_pool(due: int) -> Iterator[Executor | None]:
+    if due < PARALLEL_PARSE_THRESHOLD:
+        yield None
+        return
+    # forkserver: no fork of a process with running threads; workers import the parser once.
+    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("forkserver")) as pool:
+        yield pool
+
+
+async def _parse(pool: Executor | None, result: FetchResult) -> ParsedFeed | str:
+    """The parsed document, or why it could not be parsed."""
+    assert result.body is not None
+    try:
+        if pool is None:
+            return parse_feed(result.body, result.headers)
+        return await asyncio.get_running_loop().run_in_executor(pool, parse_feed, result.body, result.headers)
+    except Exception as e:  # hostile input that breaks the parser is that feed's failure, not ours
+        return f"the feed could not be parsed ({type(e).__name__}: {e})"
+
+
+class _Cycle:
+    """Stores what each fetched feed brought, and its new schedule."""
+
+    def __init__(self, store: Store, matcher: Matcher, config: Config) -> None:
+        self.store = store
+        self.matcher = matcher
+        self.intervals: dict[str, timedelta] = {feed.name: config.interval(feed) for feed in config.feeds}
+        self.tags = {feed.name: frozenset(feed.tags) for feed in config.feeds}
+
+    def record(
+        self, state: FeedState, result: FetchResult, parsed: ParsedFeed | str | None, now: datetime
+    ) -> FeedReport:
+        error = parsed if isinstance(parsed, str) else None
+        if isinstance(parsed, ParsedFeed) and not parsed.is_feed:
+            error = (
+                f"not an RSS or Atom feed ({parsed.problem})" if parsed.problem else "not an RSS or Atom feed"
+            )
+        new_items = hits = 0
+        if isinstance(parsed, ParsedFeed) and error is None:
+            if parsed.problem:
+                log.warning(
+                    "feed_malformed feed=%s problem=%s items=%d",
+                    state.name,
+                    parsed.problem,
+                    len(parsed.items),
+                )
+            stored = self.store.add_items(state.name, parsed.items, now)
+            feed = FeedRef(state.name, self.tags.get(state.name, frozenset()))
+            new_hits = [
+                NewHit(match.rule_id, entry.id, match.score, match.terms, match.hits)
+                for entry in stored
+                for match in self.matcher.match(entry.item, feed)
+            ]
+            new_items, hits = len(stored), self.store.add_hits(new_hits, now)
+        record = poll_record(state, result, self.intervals[state.name], now, error)
+        self.store.record_poll(record)
+        if record.outcome in ("error", "gone"):
+            log.warning(
+                "feed_failed feed=%s outcome=%s error=%s failures=%d next_poll=%s",
+                state.name,
+                record.outcome,
+                record.error,
+                record.consecutive_failures,
+                record.next_poll.isoformat(timespec="seconds"),
+            )
+        if record.redirected_to:
+            log.warning("feed_moved feed=%s url=%s", state.name, record.redirected_to)
+        return FeedReport(state.name, record.outcome, new_items, hits, record.error, record.redirected_to)

@@ -1,0 +1,684 @@
+"""The database: feeds with their HTTP validators and health, items, hits. SQLite or PostgreSQL.
+
+The tables are SQLModel classes private to this module; callers get and give frozen dataclasses,
+so no ORM row (with its session, lazy loading and mutability) leaks into the rest of the program.
+The schema is managed by Alembic: the migration scripts live in ``watcher/migrations`` (inside
+the package, so an installed copy can upgrade its own database). ``Store.open`` upgrades an empty
+database itself and refuses an outdated one.
+
+Deduplication: ``seen`` records every (feed, key) ever stored and is never pruned. Inserting
+into it with ON CONFLICT DO NOTHING is the one test of "new", atomic even when several daemons
+share a PostgreSQL database; ``item`` holds the text of the items not pruned yet.
+"""
+
+import dataclasses
+import hashlib
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    Index,
+    MetaData,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    exists,
+    func,
+    inspect,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, RowMapping, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.orm import registry
+from sqlalchemy.sql.dml import Insert
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from watcher.config import FeedConfig
+from watcher.errors import WatcherError
+from watcher.items import Item
+from watcher.matcher import TermHit
+
+MIGRATIONS: Final = Path(__file__).parent / "migrations"
+OUTCOMES: Final = frozenset({"ok", "not_modified", "gone", "error"})
+
+# Named constraints let Alembic's batch mode (SQLite's ALTER TABLE by copy) drop and recreate them.
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+_KEY_BYTES: Final = 250  # longer item ids are stored as a hash: PostgreSQL cannot index ~2.7 kB keys
+_MIGRATION_LOCK: Final = 0x5357_0001  # pg_advisory_xact_lock id: one daemon migrates at a time
+_SUCCESS: Final = frozenset({"ok", "not_modified"})
+
+
+class SchemaOutdatedError(WatcherError):
+    """The database was created by an older (or newer) summit-watch: ``db upgrade`` is needed."""
+
+    exit_code = 2
+
+
+class StorageError(WatcherError):
+    """The database cannot be used: unreachable, locked, full, read-only, not a database..."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """A feed as stored: its configuration, HTTP validators and health."""
+
+    name: str
+    url: str
+    tags: tuple[str, ...]
+    active: bool  # False once removed from the config (its items and hits are kept)
+    etag: str | None
+    last_modified: str | None
+    last_polled: datetime | None
+    last_success: datetime | None
+    last_outcome: str | None  # "ok" | "not_modified" | "gone" | "error"
+    last_status: int | None  # HTTP status
+    last_error: str | None
+    consecutive_failures: int
+    next_poll: datetime
+    gone: bool
+    redirected_to: str | None  # a permanent redirect seen, reported to the user
+
+
+@dataclass(frozen=True)
+class PollRecord:
+    """What one poll of one feed changed."""
+
+    feed: str
+    polled_at: datetime
+    outcome: str  # one of OUTCOMES
+    status: int | None
+    etag: str | None  # None: keep the stored validators
+    last_modified: str | None
+    error: str | None
+    consecutive_failures: int
+    next_poll: datetime
+    redirected_to: str | None
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item as stored; ``item.id`` is its per-feed key, ``id`` its database id."""
+
+    id: int
+    feed: str
+    item: Item
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class NewHit:
+    """A rule matching a stored item, to store."""
+
+    rule: str
+    item: int  # database id of the item
+    score: int
+    terms: tuple[str, ...]
+    hits: tuple[TermHit, ...]
+
+
+@dataclass(frozen=True)
+class StoredHit:
+    """A hit as stored."""
+
+    id: int
+    rule: str
+    item: int
+    score: int
+    terms: tuple[str, ...]
+    hits: tuple[TermHit, ...]
+    created_at: datetime
+
+
+# -- tables --------------------------------------------------------------------------------------
+
+
+class _Row(SQLModel, registry=registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))):
+    """Base of the tables: metadata of their own, so no other SQLModel table joins the migrations."""
+
+
+METADATA: Final = _Row.metadata
+
+
+class _FeedRow(_Row, table=True):
+    __tablename__ = "feed"
+
+    name: str = Field(primary_key=True)
+    url: str
+    tags: list[str] = Field(default_factory=list, sa_type=JSON)
+    active: bool = True
+    etag: str | None = None
+    last_modified: str | None = None
+    last_polled: datetime | None = None
+    last_success: datetime | None = None
+    last_outcome: str | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    next_poll: datetime
+    gone: bool = False
+    redirected_to: str | None = None
+
+
+class _ItemRow(_Row, table=True):
+    __tablename__ = "item"
+    __table_args__ = (
+        UniqueConstraint("feed", "key"),
+        {"sqlite_autoincrement": True},  # ids of pruned items are never reused
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed: str = Field(foreign_key="feed.name")
+    key: str  # ``entry_id``, or its hash when too long to index
+    entry_id: str  # Item.id: the entry's guid, else its link, else a content hash
+    link: str | None = None
+    title: str
+    summary: str
+    content: str
+    source: str | None = None  # the feed's own title
+    published: datetime = Field(index=True)
+    fetched_at: datetime = Field(index=True)
+
+
+class _SeenRow(_Row, table=True):
+    __tablename__ = "seen"
+
+    feed: str = Field(primary_key=True, foreign_key="feed.name")
+    key: str = Field(primary_key=True)
+
+
+class _HitRow(_Row, table=True):
+    __tablename__ = "hit"
+    __table_args__ = (
+        # item_id first: the same index serves "the hits of an item" (pruning, `hits show`).
+        UniqueConstraint("item_id", "rule_id"),
+        Index(None, "rule_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_id: str
+    item_id: int = Field(foreign_key="item.id")  # no cascade: items with hits are never pruned
+    score: int
+    terms: list[str] = Field(default_factory=list, sa_type=JSON)
+    hits: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime = Field(index=True)
+
+
+_FEED: Final[Table] = METADATA.tables["feed"]
+_ITEM: Final[Table] = METADATA.tables["item"]
+_SEEN: Final[Table] = METADATA.tables["seen"]
+_HIT: Final[Table] = METADATA.tables["hit"]
+
+
+# -- engine and migrations -------------------------------------------------------------------
+
+
+def database_url(url: str) -> URL:
+    """Parse a database URL; plain ``postgresql://`` means psycopg 3 (the driver summit-watch installs)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise StorageError(f"{url!r} is not a database URL (sqlite:///PATH or postgresql://...)") from e
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StorageError(
+            f"database {mask(parsed)}: only SQLite (sqlite:///PATH) and PostgreSQL (postgresql://...) "
+            "are supported"
+        )
+    return parsed
+
+
+def mask(url: URL) -> str:
+    """The URL with its password hidden, fit for messages and logs."""
+    return url.render_as_string(hide_password=True)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite connections get WAL, a busy timeout and foreign keys."""
+    parsed = database_url(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            _make_parent_directory(parsed)
+            engine = create_engine(parsed)
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return create_engine(parsed, pool_pre_ping=True)  # survives a PostgreSQL restart
+    except NoSuchModuleError as e:
+        raise StorageError(f"database {mask(parsed)}: no driver for {parsed.drivername}") from e
+    except ImportError as e:
+        raise StorageError(
+            f"database {mask(parsed)}: {e} (install summit-watch[postgres] for PostgreSQL)"
+        ) from e
+
+
+def _make_parent_directory(url: URL) -> None:
+    path = url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StorageError(f"database {mask(url)}: cannot create its directory: {e}") from e
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Readers never block the writer (WAL); a locked database is retried for 5 s, not failed."""
+    cursor = dbapi_connection.cursor()
+    for pragma in ("busy_timeout=5000", "journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def migrations_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for the package's migrations, to run on ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))  # ini interpolation
+    config.set_main_option("path_separator", "os")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+# -- the store ------------------------------------------------------------------------------
+
+
+class Store:
+    """The database of one summit-watch installation. Each method is one transaction."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = make_engine(url)
+        self.name = mask(self._engine.url)  # for messages: the password masked
+
+    @classmethod
+    def open(cls, url: str) -> Self:
+        """The store, its schema checked: an empty database is created, an outdated one refused."""
+        store = cls(url)
+        try:
+            with store._errors(), store._engine.connect() as connection:
+                current = _current_revision(connection)
+                tables = set(inspect(connection).get_table_names()) - {"alembic_version"}
+            head = store._script().get_current_head()
+            if current != head:
+                if current is not None or tables:
+                    raise store._outdated(current)
+                store.upgrade()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Migrate the schema to this version's; return the revisions before and after."""
+        with self._errors(), self._engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
+            before = _current_revision(connection)
+            script = self._script()
+            if before is not None and before not in {s.revision for s in script.walk_revisions()}:
+                raise self._outdated(before)
+            command.upgrade(migrations_config(connection), "head")
+            after = _current_revision(connection)
+        assert after is not None
+        return before, after
+
+    def revision(self) -> str | None:
+        """The database's schema revision (None: no summit-watch schema)."""
+        with self._errors(), self._engine.connect() as connection:
+            return _current_revision(connection)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- feeds -------------------------------------------------------------------------------
+
+    def sync_feeds(
+        self, feeds: Sequence[FeedConfig], intervals: Mapping[str, timedelta] | None, now: datetime
+    ) -> None:
+        """Make the stored feeds match the config; feeds removed from it become inactive, never deleted.
+
+        A new feed is due ``now``. A changed URL forgets the old one's validators, failures,
+        redirect and "gone", and is polled ``now``. ``intervals`` (by feed name) bring a healthy
+        feed's next poll forward to its last poll plus its interval if that is sooner (an
+        interval made shorter takes effect at once); a failing feed keeps its back-off.
+        """
+        _check_aware(now, "now")
+        wanted = {feed.name: feed for feed in feeds}
+        with self._errors(), Session(self._engine) as session, session.begin():
+            for row in session.exec(select(_FeedRow)):
+                feed = wanted.pop(row.name, None)
+                if feed is None:
+                    row.active = False
+                    continue
+                row.active = True
+                if list(feed.tags) != row.tags:
+                    row.tags = list(feed.tags)
+                if feed.url != row.url:
+                    row.url = feed.url
+                    row.etag = row.last_modified = row.redirected_to = None
+                    row.consecutive_failures = 0
+                    row.gone = False
+                    row.next_poll = now
+                interval = (intervals or {}).get(row.name)
+                if interval is not None and row.last_polled is not None and row.consecutive_failures == 0:
+                    row.next_poll = min(row.next_poll, row.last_polled + interval)
+            if wanted:  # DO NOTHING: another daemon starting at the same time may add them first
+                new = [
+                    {"name": f.name, "url": f.url, "tags": list(f.tags), "active": True, "next_poll": now}
+                    for f in wanted.values()
+                ]
+                session.exec(self._insert_new(_FEED), params=new)
+
+    def feeds(self, *, include_inactive: bool = False) -> list[FeedState]:
+        """The feeds by name; those removed from the config only with ``include_inactive``."""
+        query = select(_FeedRow).order_by(col(_FeedRow.name))
+        if not include_inactive:
+            query = query.where(col(_FeedRow.active))
+        with self._errors(), Session(self._engine) as session:
+            return [_feed_state(row) for row in session.exec(query)]
+
+    def due_feeds(self, now: datetime, names: Collection[str] | None = None) -> list[FeedState]:
+        """Active feeds not gone whose next poll is due, most overdue first.
+
+        With ``names`` (``poll --once``, ``poll --feed``): those feeds whatever their next poll;
+        a gone feed is polled again only after its URL changes in the config.
+        """
+        _check_aware(now, "now")
+        query = select(_FeedRow).where(col(_FeedRow.active), ~col(_FeedRow.gone))
+        if names is None:
+            query = query.where(col(_FeedRow.next_poll) <= now)
+        else:
+            query = query.where(col(_FeedRow.name).in_(list(names)))
+        query = query.order_by(col(_FeedRow.next_poll), col(_FeedRow.name))
+        with self._errors(), Session(self._engine) as session:
+            return [_feed_state(row) for row in session.exec(query)]
+
+    def record_poll(self, record: PollRecord) -> None:
+        """Store the outcome of a poll.
+
+        Validators given as None keep the stored ones. A successful poll (ok, not modified)
+        replaces the redirect seen with this poll's (None: the redirect is gone); a failed one
+        keeps it unless it saw a new one. "gone" marks the feed gone, any other outcome clears it.
+        """
+        if record.outcome not in OUTCOMES:
+            raise ValueError(f"unknown poll outcome {record.outcome!r} (expected one of {sorted(OUTCOMES)})")
+        _check_aware(record.polled_at, "polled_at")
+        _check_aware(record.next_poll, "next_poll")
+        with self._errors(), Session(self._engine) as session, session.begin():
+            row = session.get(_FeedRow, record.feed)
+            if row is None:
+                raise KeyError(f"no feed named {record.feed!r} in {self.name}")
+            row.last_polled = record.polled_at
+            row.last_outcome = record.outcome
+            row.last_status = record.status
+            row.last_error = record.error
+            row.consecutive_failures = record.consecutive_failures
+            row.next_poll = record.next_poll
+            row.gone = record.outcome == "gone"
+            if record.etag is not None:
+                row.etag = record.etag
+            if record.last_modified is not None:
+                row.last_modified = record.last_modified
+            if record.outcome in _SUCCESS:
+                row.last_success = record.polled_at
+                row.redirected_to = record.redirected_to
+            elif record.redirected_to is not None:
+                row.redirected_to = record.redirected_to
+
+    # -- items and hits ----------------------------------------------------------------------
+
+    def add_items(self, feed: str, items: Sequence[Item], fetched_at: datetime) -> list[StoredItem]:
+        """Store the items of ``feed`` never seen before and return them, in the given order.
+
+        An item is new once per feed, by ``Item.id`` (guid, else link, else content hash): an
+        item seen before, even one pruned since, is never new again, and of entries sharing an
+        id in one batch only the first is stored. An edited item (same id, new title or text)
+        is not new: it is not stored again nor matched again, and the stored text stays that
+        of its first version, so an outlet retouching a headline never repeats an alert.
+
+        A missing published time becomes ``fetched_at``; times are stored and returned in UTC.
+        NUL characters, which PostgreSQL text cannot hold, are dropped.
+        """
+        _check_aware(fetched_at, "fetched_at")
+        batch: dict[str, Item] = {}
+        for item in items:
+            clean = _clean_item(item, fetched_at)
+            batch.setdefault(_key(clean.id), clean)
+        if not batch:
+            return []
+        with self._errors(), self._engine.begin() as connection:
+            claim = self._insert_new(_SEEN).returning(_SEEN.c.key)
+            new = set(connection.execute(claim, [{"feed": feed, "key": key} for key in batch]).scalars())
+            if not new:
+                return []
+            rows = [_item_values(feed, key, item, fetched_at) for key, item in batch.items() if key in new]
+            stored = connection.execute(_ITEM.insert().returning(*_ITEM.c), rows).mappings().all()
+        by_key = {row["key"]: _stored_item(row) for row in stored}
+        return [by_key[key] for key in batch if key in by_key]
+
+    def item(self, id: int) -> StoredItem | None:
+        """The stored item with database id ``id`` (None: no such item, or pruned)."""
+        with self._errors(), self._engine.connect() as connection:
+            row = connection.execute(_ITEM.select().where(_ITEM.c.id == id)).mappings().one_or_none()
+        return None if row is None else _stored_item(row)
+
+    def add_hits(self, hits: Sequence[NewHit], now: datetime) -> int:
+        """Store hits, each (rule, item) once: a repeated one is skipped. Return how many were new."""
+        _check_aware(now, "now")
+        rows = {
+            (hit.rule, hit.item): {
+                "rule_id": hit.rule,
+                "item_id": hit.item,
+                "score": hit.score,
+                "terms": list(hit.terms),
+                "hits": [dataclasses.asdict(term_hit) for term_hit in hit.hits],
+                "created_at": now,
+            }
+            for hit in reversed(hits)  # the first of duplicates wins
+        }
+        if not rows:
+            return 0
+        with self._errors(), self._engine.begin() as connection:
+            insert = self._insert_new(_HIT).returning(_HIT.c.id)
+            return len(connection.execute(insert, list(rows.values())).all())
+
+    def item_hits(self, item: int) -> list[StoredHit]:
+        """The hits of one item, oldest first."""
+        query = _HIT.select().where(_HIT.c.item_id == item).order_by(_HIT.c.created_at, _HIT.c.id)
+        with self._errors(), self._engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [
+            StoredHit(
+                id=row["id"],
+                rule=row["rule_id"],
+                item=row["item_id"],
+                score=row["score"],
+                terms=tuple(row["terms"]),
+                hits=tuple(TermHit(**term_hit) for term_hit in row["hits"]),
+                created_at=row["created_at"],
+            )
+            for row in rows
+        ]
+
+    def prune_items(self, older_than: datetime) -> int:
+        """Delete items fetched before ``older_than`` that no rule hit; return how many.
+
+        Their keys stay in ``seen``, so a pruned item still in its feed is not new again.
+        """
+        _check_aware(older_than, "older_than")
+        query = delete(_ITEM).where(
+            _ITEM.c.fetched_at < older_than, ~exists().where(_HIT.c.item_id == _ITEM.c.id)
+        )
+        with self._errors(), self._engine.begin() as connection:
+            return connection.execute(query).rowcount
+
+    def counts(self) -> dict[str, int]:
+        """How many active feeds, stored items and hits there are, for summaries."""
+        queries = {
+            "feeds": select(func.count()).select_from(_FEED).where(_FEED.c.active),
+            "items": select(func.count()).select_from(_ITEM),
+            "hits": select(func.count()).select_from(_HIT),
+        }
+        with self._errors(), self._engine.connect() as connection:
+            return {name: connection.execute(query).scalar_one() for name, query in queries.items()}
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _insert_new(self, table: Table) -> Insert:
+        """INSERT skipping rows that would violate a unique constraint (ON CONFLICT DO NOTHING)."""
+        if self._engine.dialect.name == "sqlite":
+            return sqlite.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table).on_conflict_do_nothing()
+
+    def _script(self) -> ScriptDirectory:
+        return ScriptDirectory.from_config(migrations_config())
+
+    def _outdated(self, current: str | None) -> SchemaOutdatedError:
+        script = self._script()
+        head = script.get_current_head()
+        if current is None:
+            where = "has tables but no summit-watch revision"
+        elif current in {s.revision for s in script.walk_revisions()}:
+            where = f"is at revision {current}"
+        else:
+            return SchemaOutdatedError(
+                f"database {self.name} is at revision {current}, which this version of summit-watch "
+                f"does not know (was the database upgraded by a newer version?); this version needs {head}"
+            )
+        return SchemaOutdatedError(
+            f"database {self.name} {where}; this version needs {head}: run `summit-watch db upgrade`"
+        )
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Failures reported by the database become ``StorageError``; constraint violations are bugs."""
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except DBAPIError as e:
+            raise StorageError(f"database {self.name}: {self._reason(e.orig or e)}") from e
+        except PoolTimeoutError as e:
+            raise StorageError(f"database {self.name}: {self._reason(e)}") from e
+
+    def _reason(self, error: BaseException) -> str:
+        reason = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        password = self._engine.url.password
+        if password:
+            reason = reason.replace(str(password), "***")
+        return reason or type(error).__name__
+
+
+def _check_aware(value: datetime, name: str) -> None:
+    if value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
+
+
+def _key(entry_id: str) -> str:
+    """The dedup key of an item id: the id itself, or a hash of one too long to index."""
+    if len(entry_id.encode()) <= _KEY_BYTES:
+        return entry_id
+    return "sha256:" + hashlib.sha256(entry_id.encode()).hexdigest()
+
+
+def _clean_item(item: Item, fetched_at: datetime) -> Item:
+    published = item.published or fetched_at
+    _check_aware(published, f"published time of item {item.id!r}")
+    return dataclasses.replace(
+        item,
+        id=_no_nul(item.id),
+        title=_no_nul(item.title),
+        summary=_no_nul(item.summary),
+        content=_no_nul(item.content),
+        link=None if item.link is None else _no_nul(item.link),
+        source=None if item.source is None else _no_nul(item.source),
+        published=published.astimezone(UTC),
+    )
+
+
+def _no_nul(value: str) -> str:
+    return value.replace("\x00", "")
+
+
+def _item_values(feed: str, key: str, item: Item, fetched_at: datetime) -> dict[str, Any]:
+    return {
+        "feed": feed,
+        "key": key,
+        "entry_id": item.id,
+        "link": item.link,
+        "title": item.title,
+        "summary": item.summary,
+        "content": item.content,
+        "source": item.source,
+        "published": item.published,
+        "fetched_at": fetched_at,
+    }
+
+
+def _stored_item(row: RowMapping) -> StoredItem:
+    item = Item(
+        id=row["entry_id"],
+        title=row["title"],
+        summary=row["summary"],
+        content=row["content"],
+        link=row["link"],
+        published=row["published"],
+        source=row["source"],
+    )
+    return StoredItem(id=row["id"], feed=row["feed"], item=item, fetched_at=row["fetched_at"])
+
+
+def _feed_state(row: _FeedRow) -> FeedState:
+    return FeedState(
+        name=row.name,
+        url=row.url,
+        tags=tuple(row.tags),
+        active=row.active,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        last_polled=row.last_polled,
+        last_success=row.last_success,
+        last_outcome=row.last_outcome,
+        last_status=row.last_status,
+        last_error=row.last_error,
+        consecutive_failures=row.consecutive_failures,
+        next_poll=row.next_poll,
+        gone=row.gone,
+        redirected_to=row.redirected_to,
+    )
