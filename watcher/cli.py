@@ -251,11 +251,11 @@ def feeds_status(session: _Session, fmt: str) -> None:
         {
             "name": s.name,
             "last_success": _when(s.last_success),
-            "last_outcome": s.last_outcome or "never polled",
+            "last_outcome": s.last_outcome,
             "failures": s.consecutive_failures,
-            "next_poll": "never (gone)" if s.gone else _when(s.next_poll),
-            "last_error": s.last_error or "",
-            "moved_to": s.redirected_to or "",
+            "next_poll": None if s.gone else _when(s.next_poll),
+            "last_error": s.last_error,
+            "moved_to": s.redirected_to,
         }
         for s in states
     ]
@@ -276,11 +276,14 @@ def db_upgrade(session: _Session) -> None:
         before, after = store.upgrade()
     finally:
         store.close()
-    click.echo(f"database at revision {after}" + (f" (was {before})" if before != after else " (up to date)"))
+    if before == after:
+        click.echo(f"database at revision {after} (up to date)")
+    else:
+        click.echo(f"database upgraded from revision {before or '(empty)'} to {after}")
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.isoformat(timespec="seconds") if moment else ""
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
 
 
 def _duration(delta: timedelta) -> str:
@@ -297,9 +300,13 @@ def _print_records(rows: list[dict[str, Any]], fmt: str) -> None:
         return
     if rows:
         header = [key.upper().replace("_", " ") for key in rows[0]]
-        _print_table(
-            header, [[", ".join(v) if isinstance(v, list) else str(v) for v in row.values()] for row in rows]
-        )
+        _print_table(header, [[_cell(value) for value in row.values()] for row in rows])
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return "" if value is None else str(value)
 
 
 def _count(n: int, singular: str, plural: str | None = None) -> str:
