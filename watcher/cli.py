@@ -178,6 +178,12 @@ def poll_command(session: _Session, once: bool, feed_names: tuple[str, ...]) -> 
         f"{summary.count('not_modified')} not modified, {failed} failed; "
         f"{_count(summary.new_items, 'new item')}, {_count(summary.hits, 'hit')}"
     )
+    polled = {report.feed for report in summary.reports}
+    for name in feed_names:
+        if name not in polled:
+            click.echo(
+                f"  gone   {name}: not polled (HTTP 410 earlier); a new URL in the settings revives it"
+            )
     for report in summary.reports:
         if report.outcome in ("error", "gone"):
             click.echo(f"  {report.outcome:<6} {report.feed}: {report.error}")

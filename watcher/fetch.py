@@ -230,7 +230,7 @@ class Fetcher:
         if status == 304:
             return _Got("not_modified", None, etag, last_modified)
         if status == 410:
-            return _Got("gone")
+            return _Got("gone", error="HTTP 410 Gone: the publisher removed the feed")
         if not response.is_success:
             reason = response.reason_phrase or _phrase(status)
             return _Got("error", error=f"HTTP {status} {reason}".rstrip())

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
 
@@ -35,24 +35,27 @@ class ParsedFeed:
     is_feed: bool
 
 
-def parse_feed(body: bytes, headers: Mapping[str, str] | None = None) -> ParsedFeed:
-    """Parse a feed document. ``headers`` are the HTTP response headers (they carry the charset)."""
+def parse_feed(body: bytes, headers: Mapping[str, str] | None = None, url: str | None = None) -> ParsedFeed:
+    """Parse a feed document. ``headers`` are the HTTP response headers (they carry the charset);
+    ``url`` is where it was fetched from, against which relative item links are resolved."""
     lowered = {key.lower(): value for key, value in (headers or {}).items()}
+    if url and "content-location" not in lowered:
+        lowered["content-location"] = url
     parsed = feedparser.parse(
         io.BytesIO(body), response_headers=lowered, sanitize_html=False, resolve_relative_uris=False
     )
     title = str(parsed.feed.get("title", ""))
-    items = tuple(_item(entry, title) for entry in parsed.entries)
+    base = lowered.get("content-location") or ""
+    items = tuple(_item(entry, title, base) for entry in parsed.entries)
     problem = str(parsed.get("bozo_exception")) if parsed.get("bozo") else None
     return ParsedFeed(title, items, problem, is_feed=bool(parsed.get("version")) or bool(items))
 
 
-def _item(entry: Any, source: str) -> Item:
+def _item(entry: Any, source: str, base: str) -> Item:
     title = readable_text(str(entry.get("title", "")))
     summary = readable_text(str(entry.get("summary", "")))
     content = readable_text("\n".join(str(part.get("value", "")) for part in entry.get("content", ())))
-    # feedparser falls back on the guid for a missing link; only a web address is a link.
-    raw_link = str(entry.get("link") or "")
+    raw_link = urljoin(base, _link_of(entry)) if base else _link_of(entry)
     link = canonical_link(raw_link) if raw_link.startswith(("http://", "https://")) else None
     return Item(
         id=str(entry.get("id") or link or _content_id(title, summary, content)),
@@ -63,6 +66,17 @@ def _item(entry: Any, source: str) -> Item:
         published=_published(entry),
         source=source or None,
     )
+
+
+def _link_of(entry: Any) -> str:
+    """The entry's web page: its ``alternate`` link, else feedparser's ``link``.
+
+    feedparser may put an enclosure's URL or the guid in ``link``; only a web address is a link.
+    """
+    for link in entry.get("links", ()):
+        if link.get("rel", "alternate") == "alternate" and link.get("href"):
+            return str(link["href"])
+    return str(entry.get("link") or "")
 
 
 def canonical_link(url: str) -> str:

@@ -77,15 +77,19 @@ async def poll(
     reports = []
     with _parser_pool(len(due)) as pool:
         async with Fetcher(limits or FetchLimits()) as fetcher:
-            fetches = [
-                asyncio.ensure_future(fetcher.fetch(FetchRequest(s.name, s.url, s.etag, s.last_modified)))
-                for s in due
-            ]
-            states = {state.name: state for state in due}
-            for finished in asyncio.as_completed(fetches):
-                result = await finished
-                state = states[result.feed]
-                parsed = await _parse(pool, result) if result.outcome == "ok" else None
+
+            async def fetch_and_parse(
+                state: FeedState,
+            ) -> tuple[FeedState, FetchResult, ParsedFeed | str | None]:
+                result = await fetcher.fetch(
+                    FetchRequest(state.name, state.url, state.etag, state.last_modified)
+                )
+                return state, result, (await _parse(pool, result) if result.outcome == "ok" else None)
+
+            # Feeds are fetched and parsed concurrently (parsing in the pool's processes); what they
+            # brought is stored here, one feed at a time, in the order they finish.
+            for finished in asyncio.as_completed([fetch_and_parse(state) for state in due]):
+                state, result, parsed = await finished
                 report = cycle.record(state, result, parsed, clock())
                 reports.append(report)
                 if on_report is not None:
@@ -108,8 +112,9 @@ async def _parse(pool: Executor | None, result: FetchResult) -> ParsedFeed | str
     assert result.body is not None
     try:
         if pool is None:
-            return parse_feed(result.body, result.headers)
-        return await asyncio.get_running_loop().run_in_executor(pool, parse_feed, result.body, result.headers)
+            return parse_feed(result.body, result.headers, result.final_url)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, parse_feed, result.body, result.headers, result.final_url)
     except Exception as e:  # hostile input that breaks the parser is that feed's failure, not ours
         return f"the feed could not be parsed ({type(e).__name__}: {e})"
 
