@@ -80,3 +80,16 @@ def test_malformed_feed_still_yields_items() -> None:
     feed = parse_feed(broken)
     assert feed.problem is not None
     assert [item.id for item in feed.items][:2] == ["rss-1", "http://example.com/2"]
+
+
+def test_entries_without_link_or_guid_stay_distinct_when_the_feed_url_is_known() -> None:
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><title>one</title><description>first</description></item>"
+        b"<item><title>two</title><description>second</description></item>"
+        b"<item><title>three</title><link>/news/3</link></item>"
+        b"</channel></rss>"
+    )
+    items = parse_feed(body, {"content-type": "application/rss+xml"}, "https://example.org/feed.xml").items
+    assert len({item.id for item in items}) == 3
+    assert [item.link for item in items] == [None, None, "https://example.org/news/3"]

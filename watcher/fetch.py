@@ -16,12 +16,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate, parsedate_to_datetime
+from functools import cache
 from http import HTTPStatus
 from pathlib import Path
 from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+import certifi
 import httpx
 
 from watcher import __version__
@@ -119,6 +121,7 @@ class Fetcher:
     def __init__(self, limits: FetchLimits = FetchLimits()) -> None:
         self._limits = limits
         self._client = httpx.AsyncClient(
+            verify=_tls_context(),
             follow_redirects=False,  # followed by hand, to spot permanent moves and cap the chain
             limits=httpx.Limits(
                 max_connections=limits.max_connections, max_keepalive_connections=limits.max_connections
@@ -320,6 +323,12 @@ class _Inflater:
             # A full step may leave output pending inside zlib even with no input left.
             if not data and len(piece) < _STEP:
                 return
+
+
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context per process: loading the CA bundle costs more than a whole 304 poll."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _http_url(text: str) -> httpx.URL:

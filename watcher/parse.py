@@ -55,7 +55,9 @@ def _item(entry: Any, source: str, base: str) -> Item:
     title = readable_text(str(entry.get("title", "")))
     summary = readable_text(str(entry.get("summary", "")))
     content = readable_text("\n".join(str(part.get("value", "")) for part in entry.get("content", ())))
-    raw_link = urljoin(base, _link_of(entry)) if base else _link_of(entry)
+    raw_link = _link_of(entry)
+    if raw_link and base:  # an empty link must not become the feed's own address
+        raw_link = urljoin(base, raw_link)
     link = canonical_link(raw_link) if raw_link.startswith(("http://", "https://")) else None
     return Item(
         id=str(entry.get("id") or link or _content_id(title, summary, content)),

@@ -1,17 +1,16 @@
 """One poll cycle: due feeds -> fetch -> parse -> new items -> match -> hits, all stored.
 
 Fetching is concurrent (asyncio, bounded by ``FetchLimits``); parsing runs in a process pool
-when several feeds are due, since feedparser is CPU-bound and the machine has more than one
-core. Storage and matching stay in this process, in the order feeds finish. One feed's failure
+once more than a few bodies arrived, since feedparser is CPU-bound and machines have several
+cores. Storage and matching stay in this process, in the order feeds finish. One feed's failure
 is a value in its report, never an exception that stops the cycle; a storage failure does stop
 it (nothing can be recorded), and it is raised as ``StorageError``.
 """
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Collection
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from multiprocessing import get_context
@@ -26,7 +25,7 @@ from watcher.store import FeedState, NewHit, Store
 
 log = logging.getLogger(__name__)
 
-PARALLEL_PARSE_THRESHOLD = 4  # fewer due feeds are parsed in this process: no pool start-up cost
+INLINE_PARSES = 3  # bodies parsed in this process before a pool is started
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ async def poll(
     store.sync_feeds(config.feeds, cycle.intervals, clock())
     due = store.due_feeds(clock(), feeds)
     reports = []
-    with _parser_pool(len(due)) as pool:
+    with _Parsers() as parsers:
         async with Fetcher(limits or FetchLimits()) as fetcher:
 
             async def fetch_and_parse(
@@ -84,7 +83,7 @@ async def poll(
                 result = await fetcher.fetch(
                     FetchRequest(state.name, state.url, state.etag, state.last_modified)
                 )
-                return state, result, (await _parse(pool, result) if result.outcome == "ok" else None)
+                return state, result, (await parsers.parse(result) if result.outcome == "ok" else None)
 
             # Feeds are fetched and parsed concurrently (parsing in the pool's processes); what they
             # brought is stored here, one feed at a time, in the order they finish.
@@ -97,26 +96,40 @@ async def poll(
     return PollSummary(tuple(sorted(reports, key=lambda r: r.feed)))
 
 
-@contextmanager
-def _parser_pool(due: int) -> Iterator[Executor | None]:
-    if due < PARALLEL_PARSE_THRESHOLD:
-        yield None
-        return
-    # forkserver: no fork of a process with running threads; workers import the parser once.
-    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("forkserver")) as pool:
-        yield pool
+class _Parsers:
+    """Parses fetched bodies: the first few in this process, the rest in a pool of processes.
 
+    Most cycles bring few bodies (the rest answer 304) and never pay the pool's start-up; a
+    first poll of many feeds parses on both cores.
+    """
 
-async def _parse(pool: Executor | None, result: FetchResult) -> ParsedFeed | str:
-    """The parsed document, or why it could not be parsed."""
-    assert result.body is not None
-    try:
-        if pool is None:
-            return parse_feed(result.body, result.headers, result.final_url)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(pool, parse_feed, result.body, result.headers, result.final_url)
-    except Exception as e:  # hostile input that breaks the parser is that feed's failure, not ours
-        return f"the feed could not be parsed ({type(e).__name__}: {e})"
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._inline = INLINE_PARSES
+
+    def __enter__(self) -> "_Parsers":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
+    async def parse(self, result: FetchResult) -> ParsedFeed | str:
+        """The parsed document, or why it could not be parsed."""
+        assert result.body is not None
+        try:
+            if self._pool is None and self._inline > 0:
+                self._inline -= 1
+                return parse_feed(result.body, result.headers, result.final_url)
+            if self._pool is None:
+                # forkserver: no fork of a process with running threads.
+                self._pool = ProcessPoolExecutor(max_workers=2, mp_context=get_context("forkserver"))
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._pool, parse_feed, result.body, result.headers, result.final_url
+            )
+        except Exception as e:  # hostile input that breaks the parser is that feed's failure, not ours
+            return f"the feed could not be parsed ({type(e).__name__}: {e})"
 
 
 class _Cycle:
