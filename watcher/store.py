@@ -33,6 +33,8 @@ from sqlalchemy import (
     MetaData,
     Table,
     UniqueConstraint,
+    bindparam,
+    case,
     create_engine,
     delete,
     event,
@@ -48,6 +50,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import registry
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from watcher.config import FeedConfig
@@ -182,6 +185,34 @@ class _FeedRow(_Row, table=True):
     next_poll: datetime
     gone: bool = False
     redirected_to: str | None = None
+
+
+def _param(name: str, column: str) -> BindParameter[Any]:
+    return bindparam(name, type_=_FEED_TABLE.c[column].type)
+
+
+_FEED_TABLE: Table = _FeedRow.__table__  # type: ignore[attr-defined]
+# One statement, compiled once, for every poll recorded: None validators keep the stored ones.
+_RECORD_POLL = (
+    update(_FEED_TABLE)
+    .where(_FEED_TABLE.c.name == bindparam("feed"))
+    .values(
+        last_polled=_param("polled_at", "last_polled"),
+        last_outcome=_param("outcome", "last_outcome"),
+        last_status=_param("status", "last_status"),
+        last_error=_param("error", "last_error"),
+        consecutive_failures=_param("failures", "consecutive_failures"),
+        next_poll=_param("next_poll", "next_poll"),
+        gone=_param("gone", "gone"),
+        etag=func.coalesce(_param("etag", "etag"), _FEED_TABLE.c.etag),
+        last_modified=func.coalesce(_param("last_modified", "last_modified"), _FEED_TABLE.c.last_modified),
+        last_success=func.coalesce(_param("success_at", "last_success"), _FEED_TABLE.c.last_success),
+        redirected_to=case(
+            (_param("replace_redirect", "gone"), _param("redirected_to", "redirected_to")),
+            else_=func.coalesce(_param("redirected_to", "redirected_to"), _FEED_TABLE.c.redirected_to),
+        ),
+    )
+)
 
 
 class _ItemRow(_Row, table=True):
@@ -441,28 +472,25 @@ class Store:
             raise ValueError(f"unknown poll outcome {record.outcome!r} (expected one of {sorted(OUTCOMES)})")
         _check_aware(record.polled_at, "polled_at")
         _check_aware(record.next_poll, "next_poll")
-        values: dict[str, object] = {
-            "last_polled": record.polled_at,
-            "last_outcome": record.outcome,
-            "last_status": record.status,
-            "last_error": record.error,
-            "consecutive_failures": record.consecutive_failures,
+        success = record.outcome in _SUCCESS
+        parameters = {
+            "feed": record.feed,
+            "polled_at": record.polled_at,
+            "outcome": record.outcome,
+            "status": record.status,
+            "error": record.error,
+            "failures": record.consecutive_failures,
             "next_poll": record.next_poll,
             "gone": record.outcome == "gone",
+            "etag": record.etag,
+            "last_modified": record.last_modified,
+            "success_at": record.polled_at if success else None,
+            # A success replaces the redirect seen (None: gone); a failure keeps the old one.
+            "replace_redirect": success,
+            "redirected_to": record.redirected_to,
         }
-        if record.etag is not None:
-            values["etag"] = record.etag
-        if record.last_modified is not None:
-            values["last_modified"] = record.last_modified
-        if record.outcome in _SUCCESS:
-            values["last_success"] = record.polled_at
-            values["redirected_to"] = record.redirected_to
-        elif record.redirected_to is not None:
-            values["redirected_to"] = record.redirected_to
-        # One UPDATE statement: a cycle of 200 unchanged feeds records 200 polls.
-        statement = update(_FeedRow).where(col(_FeedRow.name) == record.feed).values(values)
         with self._errors(), self._engine.begin() as connection:
-            if connection.execute(statement).rowcount != 1:
+            if connection.execute(_RECORD_POLL, parameters).rowcount != 1:
                 raise KeyError(f"no feed named {record.feed!r} in {self.name}")
 
     # -- items and hits ----------------------------------------------------------------------
