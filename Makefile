@@ -3,7 +3,7 @@
 #   make run     create .venv if needed, install the package, run the main job
 #   make test    create .venv if needed, install with the test extras, then lint, type-check, test
 #   make lint    ruff check, ruff format --check, mypy
-#   make bench   the matcher benchmark (benchmarks/bench_match.py)
+#   make bench   the benchmarks (benchmarks/bench_match.py, benchmarks/bench_poll.py)
 #   make clean   remove .venv and every cache
 #
 # Variables: PYTHON (interpreter that creates the venv), SEEDS (seed articles for `make run`),
@@ -50,8 +50,9 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(RUN_STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_match.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/bench_poll.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
