@@ -26,6 +26,7 @@ from watcher.rules import json_schema, load_rules
 from watcher.store import Store
 
 DEFAULT_RULES = Path("rules")
+_BAR_WIDTH = 30
 
 
 class _Group(click.Group):
@@ -193,17 +194,19 @@ def poll_command(session: _Session, once: bool, feed_names: tuple[str, ...]) -> 
 
 
 @contextmanager
-def _progress() -> Iterator[Callable[[FeedReport], None] | None]:
-    """A progress line on a terminal (stderr), nothing otherwise."""
+def _progress() -> Iterator[Callable[[FeedReport, int], None] | None]:
+    """A progress bar on a terminal (stderr), nothing otherwise."""
     if not sys.stderr.isatty():
         yield None
         return
     done = 0
 
-    def advance(report: FeedReport) -> None:
+    def advance(report: FeedReport, due: int) -> None:
         nonlocal done
         done += 1
-        click.echo(f"\r\x1b[Kpolled {done}: {report.feed} ({report.outcome})", err=True, nl=False)
+        filled = _BAR_WIDTH * done // max(due, 1)
+        bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
+        click.echo(f"\r\x1b[K[{bar}] {done}/{due} {report.feed} ({report.outcome})", err=True, nl=False)
 
     yield advance
     if done:

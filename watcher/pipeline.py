@@ -67,9 +67,12 @@ async def poll(
     *,
     feeds: Collection[str] | None = None,
     limits: FetchLimits | None = None,
-    on_report: Callable[[FeedReport], None] | None = None,
+    on_report: Callable[[FeedReport, int], None] | None = None,
 ) -> PollSummary:
-    """Poll the due feeds (or exactly ``feeds``, due or not) once; store items and hits."""
+    """Poll the due feeds (or exactly ``feeds``, due or not) once; store items and hits.
+
+    ``on_report(report, due)`` is called as each feed is done, with the number of feeds due.
+    """
     cycle = _Cycle(store, matcher, config)
     store.sync_feeds(config.feeds, cycle.intervals, clock())
     due = store.due_feeds(clock(), feeds)
@@ -92,7 +95,7 @@ async def poll(
                 report = cycle.record(state, result, parsed, clock())
                 reports.append(report)
                 if on_report is not None:
-                    on_report(report)
+                    on_report(report, len(due))
     return PollSummary(tuple(sorted(reports, key=lambda r: r.feed)))
 
 
