@@ -128,6 +128,17 @@ def by_feed(summary: PollSummary) -> dict[str, FeedReport]:
     return {report.feed: report for report in summary.reports}
 
 
+def measured(poll: Callable[[], PollSummary]) -> tuple[dict[str, FeedReport], float, int]:
+    """The reports of one poll, its wall time in seconds and its peak of traced memory in bytes."""
+    tracemalloc.start()
+    try:
+        started = time.monotonic()
+        reports = by_feed(poll())
+        return reports, time.monotonic() - started, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def state_of(store: Store, name: str) -> FeedState:
     (state,) = [state for state in store.feeds() if state.name == name]
     return state
@@ -451,14 +462,7 @@ def test_an_oversized_body_and_a_gzip_bomb_fail_alone_in_bounded_memory(
     }
     limits = FetchLimits(connect_timeout=2, read_timeout=5, total_timeout=10, max_body=2**20)
     poll = world.poller(feeds, limits)
-    tracemalloc.start()
-    try:
-        started = time.monotonic()
-        reports = by_feed(poll())
-        elapsed = time.monotonic() - started
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    reports, elapsed, peak = measured(poll)
     assert (reports["huge"].outcome, reports["huge"].error) == ("error", "body larger than 1 MiB")
     assert (reports["bomb"].outcome, reports["bomb"].error) == ("error", "body larger than 1 MiB")
     assert (reports["good"].outcome, reports["good"].new_items) == ("ok", 2)
@@ -542,14 +546,7 @@ def test_xml_bombs_and_external_entities_are_harmless(world: World, document: Ca
     hostile = world.route("/hostile.xml", Reply(200, document(secret).encode(), RSS_TYPE))
     good = world.route("/good.xml", Reply(200, PLAIN, RSS_TYPE))
     poll = world.poller({"hostile": hostile, "good": good})
-    tracemalloc.start()
-    try:
-        started = time.monotonic()
-        reports = by_feed(poll())
-        elapsed = time.monotonic() - started
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    reports, elapsed, peak = measured(poll)
     assert elapsed < 5, f"{elapsed:.1f} s"
     assert peak < 64 * 2**20, f"peak {peak / 2**20:.1f} MiB"
     assert reports["hostile"].outcome in ("ok", "error")

@@ -54,7 +54,7 @@ class _Session:
     def default_rules(self) -> Path:
         """The settings file's rules, or ./rules when there is no settings file."""
         try:
-            return load_config(find_config(self.config_path)).rules
+            return self.config.rules
         except ConfigError:
             if self.config_path is not None:
                 raise

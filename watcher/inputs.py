@@ -67,10 +67,9 @@ def _start(body: bytes) -> bytes:
 def _jsonl(path: Path, body: bytes) -> tuple[list[Item], list[Problem]]:
     items: list[Item] = []
     problems: list[Problem] = []
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        return [], [Problem(path, None, "", f"not UTF-8 text ({e.reason} at byte {e.start})")]
+    text = _decode(body)
+    if isinstance(text, UnicodeDecodeError):
+        return [], [_not_utf8(path, text)]
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -107,8 +106,19 @@ def _feed(path: Path, body: bytes) -> tuple[list[Item], list[Problem]]:
 def _text(path: Path, body: bytes) -> tuple[list[Item], list[Problem]]:
     if b"\0" in body:
         return [], [Problem(path, None, "", "binary file: expected JSONL items, an RSS/Atom feed or text")]
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        return [], [Problem(path, None, "", f"not UTF-8 text ({e.reason} at byte {e.start})")]
+    text = _decode(body)
+    if isinstance(text, UnicodeDecodeError):
+        return [], [_not_utf8(path, text)]
     return [Item(id=path.name, content=text)], []
+
+
+def _decode(body: bytes) -> str | UnicodeDecodeError:
+    """UTF-8 text (a BOM is allowed), or why it is not."""
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        return e
+
+
+def _not_utf8(path: Path, error: UnicodeDecodeError) -> Problem:
+    return Problem(path, None, "", f"not UTF-8 text ({error.reason} at byte {error.start})")

@@ -412,23 +412,8 @@ class Matcher:
     def _evaluate(self, rule: _CompiledRule, scans: dict[str, _FieldScan], item_id: str) -> Match | None:
         qualities: list[float] = []
         matched: list[_RuleTerm] = []
-        for alternatives in rule.all:
-            best: float | None = None
-            for alternative in alternatives:
-                edits = self._edits(rule, scans, alternative.term)
-                if edits is not None:
-                    matched.append(alternative)
-                    best = max(best or 0.0, self._quality(alternative.term, edits))
-            if best is None:
-                return None
-            qualities.append(best)
-        if rule.any:
-            best = None
-            for alternative in rule.any:
-                edits = self._edits(rule, scans, alternative.term)
-                if edits is not None:
-                    matched.append(alternative)
-                    best = max(best or 0.0, self._quality(alternative.term, edits))
+        for alternatives in (*rule.all, rule.any) if rule.any else rule.all:
+            best = self._best(rule, scans, alternatives, matched)
             if best is None:
                 return None
             qualities.append(best)
@@ -437,6 +422,22 @@ class Matcher:
         terms = tuple(dict.fromkeys(t.text for t in matched))
         hits = tuple(hit for t in matched for hit in self._hits(rule, scans, t))
         return Match(item_id, rule.rule.id, round(sum(qualities) / len(qualities)), terms, hits)
+
+    def _best(
+        self,
+        rule: _CompiledRule,
+        scans: dict[str, _FieldScan],
+        alternatives: tuple[_RuleTerm, ...],
+        matched: list[_RuleTerm],
+    ) -> float | None:
+        """The best quality among ``alternatives`` found (None: none is); each found goes to ``matched``."""
+        best: float | None = None
+        for alternative in alternatives:
+            edits = self._edits(rule, scans, alternative.term)
+            if edits is not None:
+                matched.append(alternative)
+                best = max(best or 0.0, self._quality(alternative.term, edits))
+        return best
 
     def _hits(
         self, rule: _CompiledRule, scans: dict[str, _FieldScan], rule_term: _RuleTerm

@@ -127,14 +127,11 @@ def words(plain: str) -> list[str]:
 
 
 def word_spans(plain: str) -> list[WordSpan]:
-    """The normalised words of a plain text with their offsets; the same words as ``words``."""
-    prepared = _prepare(plain)
-    try:
-        data = prepared.encode("ascii", errors="summit-watch-fold-in-place")
-    except _NotFoldableToAscii:
-        return _unicode_word_spans(prepared)
-    data = data.translate(_ASCII_WORD_BYTES)
-    return [WordSpan(found.group().decode("ascii"), *found.span()) for found in _ASCII_WORD.finditer(data)]
+    """The normalised words of a plain text with their offsets (``words`` and ``word_offsets``)."""
+    return [
+        WordSpan(word, start, end)
+        for word, (start, end) in zip(words(plain), word_offsets(plain), strict=True)
+    ]
 
 
 def word_offsets(plain: str) -> list[tuple[int, int]]:
