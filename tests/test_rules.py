@@ -16,7 +16,7 @@ from watcher.yamlfile import load_yaml
 
 _ALLOWED_KEYS = (
     "cooldown, description, digest, enabled, feeds, fields, fuzziness, group_wait, id, match, name, notify, "
-    "priority, quiet_hours"
+    "priority, quiet_hours, templates"
 )
 
 # (file name, content, expected stderr lines with {path} for the file's path)
@@ -471,7 +471,7 @@ def test_schema_describes_rule_keys(schema_validator: jsonschema.protocols.Valid
     schema = schema_validator.schema
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     text = json.dumps(schema)
-    for key in ("match", "fuzziness", "quiet_hours", "feeds", "notify", "priority"):
+    for key in ("match", "fuzziness", "quiet_hours", "feeds", "notify", "priority", "templates"):
         assert f'"{key}"' in text
 
 
@@ -495,6 +495,10 @@ def test_example_rule_files_validate_against_schema(
             "digest: {at: 08:00}\n"
             "feeds: india\ncooldown: 90\ngroup_wait: 1m\n",
             id="yaml-1.2-scalars",
+        ),
+        pytest.param(
+            "match: {all: [x]}\ntemplates: {title: '$rule: $count', entry: \"$headline\\n$snippet\"}\n",
+            id="templates",
         ),
     ],
 )

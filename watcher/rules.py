@@ -28,6 +28,7 @@ from watcher.schema import (
     Duration,
     Names,
     StrictModel,
+    Templates,
     TimeZoneName,
     one_or_list,
     one_or_many,
@@ -146,6 +147,9 @@ class Rule(StrictModel):
     quiet_hours: QuietHours | None = None
     digest: Digest | None = None
     priority: Literal["low", "normal", "high"] = "normal"
+    templates: Templates | None = Field(
+        default=None, description="Message templates for this rule's alerts; a target's own override them."
+    )
 
     @property
     def title(self) -> str:

@@ -2,10 +2,19 @@
 
 import re
 from datetime import timedelta
+from string import Template
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -57,3 +66,46 @@ Duration = Annotated[
 ]
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 Names = Annotated[tuple[str, ...], BeforeValidator(one_or_many), one_or_list({"type": "string"})]
+
+
+# The placeholders each message template may use (``watcher.messages`` fills exactly these).
+_MESSAGE_PLACEHOLDERS = frozenset({"rule", "priority", "count", "stories"})
+TEMPLATE_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "title": _MESSAGE_PLACEHOLDERS | {"title"},
+    "header": _MESSAGE_PLACEHOLDERS,
+    "entry": frozenset(
+        {"rule", "priority", "title", "headline", "source", "published", "link", "snippet", "also"}
+    ),
+    "footer": _MESSAGE_PLACEHOLDERS,
+}
+
+
+def _check_template(text: str, info: ValidationInfo) -> str:
+    """Reject what ``string.Template`` would fail on at send time: unknown names, a stray ``$``."""
+    allowed = TEMPLATE_PLACEHOLDERS[str(info.field_name)]
+    valid = ", ".join(f"${name}" for name in sorted(allowed))
+    template = Template(text)
+    for found in template.pattern.finditer(text):
+        if found.group("invalid") is not None:
+            written = text[found.start() :].split(maxsplit=1)[0]
+            raise ValueError(
+                f"bad placeholder {written!r} (write $$ for a literal $); valid placeholders: {valid}"
+            )
+    unknown = [name for name in template.get_identifiers() if name not in allowed]
+    if unknown:
+        raise ValueError(f"unknown placeholder ${unknown[0]}; valid placeholders: {valid}")
+    return text
+
+
+MessageTemplate = Annotated[str, AfterValidator(_check_template)]
+
+
+class Templates(StrictModel):
+    """``string.Template`` texts replacing parts of the default alert message (unset: the default)."""
+
+    title: MessageTemplate | None = Field(
+        default=None, description="The message title (email subject); one line."
+    )
+    header: MessageTemplate | None = Field(default=None, description="The first lines of the body.")
+    entry: MessageTemplate | None = Field(default=None, description="One story.")
+    footer: MessageTemplate | None = Field(default=None, description="The last lines of the body.")
