@@ -1,11 +1,14 @@
 """The settings file: database, rules, feeds, alert targets and defaults.
 
 Validated like rule files (every error at once, as ``path:line: field: message``; unknown keys
-are errors). ``${NAME}`` in any string is replaced by the environment variable NAME (or
-``${NAME:-default}``), so secrets stay out of the file. Relative paths (rules, a SQLite file)
-are relative to the file's directory, so a config works wherever it is run from.
+are errors). ``${NAME}`` in any string is replaced by the environment variable NAME, else by the
+systemd credential NAME (``$CREDENTIALS_DIRECTORY/NAME``), else ``${NAME:-default}``'s default,
+so secrets stay out of the file. Target URLs must be usable by Apprise; a file with a secret
+written inline is warned about unless only its owner can read it. Relative paths (rules, a SQLite
+file) are relative to the file's directory, so a config works wherever it is run from.
 """
 
+import logging
 import os
 import re
 from collections import Counter
@@ -17,8 +20,10 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, ValidationError
 
 from watcher.errors import InvalidFileError, Problem
-from watcher.schema import ID_PATTERN, Duration, Names, StrictModel
+from watcher.schema import ID_PATTERN, Duration, Names, StrictModel, Templates
 from watcher.yamlfile import YamlDocument, field_name, load_yaml, validation_problems
+
+log = logging.getLogger(__name__)
 
 CONFIG_ENV = "SUMMIT_WATCH_CONFIG"
 SEARCH_PATH = (Path("summit-watch.yaml"), Path("/etc/summit-watch/config.yaml"))
@@ -56,6 +61,14 @@ class TargetConfig(StrictModel):
     name: Annotated[str, Field(pattern=ID_PATTERN)]
     url: str
     format: Literal["text", "markdown", "html"] = "text"
+    templates: Templates | None = Field(
+        default=None, description="Message templates; override those of the rules alerting here."
+    )
+    pace: Duration | None = Field(
+        default=None,
+        description="Least time between two messages to this target; default Apprise's for the "
+        "service (5.5 s for email, 1.2 s for Slack). A local mail relay can take 0.",
+    )
 
 
 class Defaults(StrictModel):
@@ -115,13 +128,14 @@ def load_config(path: Path) -> Config:
         raise ConfigError(sorted(problems, key=lambda p: p.line or 0)) from e
     problems.extend(_duplicates(doc, "feeds", [feed.name for feed in config.feeds]))
     problems.extend(_duplicates(doc, "targets", [target.name for target in config.targets]))
+    problems.extend(_check_targets(doc, config.targets, {problem.field for problem in problems}))
     if problems:
         raise ConfigError(problems)
     return _resolve_paths(config, path.parent)
 
 
 def _interpolate(doc: YamlDocument, value: Any, loc: tuple[str | int, ...], problems: list[Problem]) -> Any:
-    """Replace ``${NAME}`` and ``${NAME:-default}`` in every string by the environment's value."""
+    """Replace ``${NAME}`` and ``${NAME:-default}`` in every string by an environment or credential value."""
     if isinstance(value, dict):
         return {key: _interpolate(doc, item, (*loc, key), problems) for key, item in value.items()}
     if isinstance(value, list):
@@ -133,11 +147,29 @@ def _interpolate(doc: YamlDocument, value: Any, loc: tuple[str | int, ...], prob
         name, default = found.group(1), found.group(2)
         if name in os.environ:
             return os.environ[name]
+        credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+        if credentials:
+            try:
+                return (Path(credentials) / name).read_text(encoding="utf-8").removesuffix("\n")
+            except FileNotFoundError:
+                pass
+            except (OSError, UnicodeDecodeError) as e:
+                reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+                problems.append(
+                    Problem(
+                        doc.path,
+                        doc.line_of(loc),
+                        field_name(loc),
+                        f"cannot read credential {name}: {reason}",
+                    )
+                )
+                return ""
         if default is not None:
             return default
-        problems.append(
-            Problem(doc.path, doc.line_of(loc), field_name(loc), f"environment variable {name} is not set")
-        )
+        missing = f"environment variable {name} is not set"
+        if credentials:
+            missing += f" and there is no credential {name} in {credentials}"
+        problems.append(Problem(doc.path, doc.line_of(loc), field_name(loc), missing))
         return ""
 
     return _VARIABLE.sub(substitute, value)
@@ -150,6 +182,41 @@ def _duplicates(doc: YamlDocument, key: str, names: list[str]) -> list[Problem]:
         for index, name in enumerate(names)
         if counts[name] > 1 and names.index(name) != index
     ]
+
+
+def _check_targets(doc: YamlDocument, targets: tuple[TargetConfig, ...], failed: set[str]) -> list[Problem]:
+    """Apprise must be able to use every target URL; a secret written inline needs a private file.
+
+    Checked after the schema, like duplicate names: a URL whose ``${NAME}`` is unset (a field in
+    ``failed``) already has its error. Apprise is imported only when there are targets.
+    """
+    if not targets:
+        return []
+    from watcher.notify import check_url
+
+    problems = []
+    inline = []
+    for index, target in enumerate(targets):
+        field = f"targets[{index}].url"
+        if field in failed:
+            continue
+        try:
+            has_secret = check_url(target.url)
+        except ValueError as e:
+            problems.append(Problem(doc.path, doc.line_of(("targets", index, "url")), field, str(e)))
+            continue
+        if has_secret and not _VARIABLE.search(str(doc.data["targets"][index]["url"])):
+            inline.append(target.name)
+    if inline and (mode := doc.path.stat().st_mode & 0o777) & 0o077:
+        for name in inline:
+            log.warning(
+                "config_secret_readable path=%s target=%s mode=%03o fix=%s",
+                doc.path,
+                name,
+                mode,
+                "put the secret in ${NAME} (environment or credential) or chmod go-rwx the file",
+            )
+    return problems
 
 
 def _resolve_paths(config: Config, base: Path) -> Config:

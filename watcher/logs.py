@@ -1,0 +1,16 @@
+"""Logging set-up shared by the command line and the daemon."""
+
+import logging
+
+
+def quiet_apprise(*, debug: bool = False) -> None:
+    """Keep Apprise's own log lines out of ours unless debugging.
+
+    Apprise logs every failure it also returns; summit-watch reports each failure once, naming
+    the target. Apprise's warnings must still be *emitted*, though: it captures them per send and
+    they are the detail of a failure's reason (``watcher.notify``). So the level stays at WARNING
+    and only propagation to our handlers is cut.
+    """
+    apprise_logger = logging.getLogger("apprise")
+    apprise_logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    apprise_logger.propagate = debug
