@@ -12,6 +12,7 @@ from watcher.cli import cli
 pytest_plugins = [
     "httpserver",  # the loopback HTTP server fixture, ``http_server`` (tests/httpserver.py)
     "databases",  # ``database_url`` (SQLite and PostgreSQL) and ``store`` (tests/databases.py)
+    "smtpserver",  # the loopback SMTP server fixture, ``smtp_server`` (tests/smtpserver.py)
 ]
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -31,6 +32,17 @@ def shared() -> Path:
             pytrace=False,
         )
     return SHARED
+
+
+@pytest.fixture(autouse=True)
+def _no_apprise_pacing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apprise waits 5.5 s between two emails of one target (1.2 s for Slack) to be polite to real
+    servers; tests send many messages to loopback servers, where the pacing would only add sleeps."""
+    from apprise.plugins.base import NotifyBase
+    from apprise.plugins.slack import NotifySlack
+
+    for plugin in (NotifyBase, NotifySlack):
+        monkeypatch.setattr(plugin, "request_rate_per_sec", 0)
 
 
 @pytest.fixture

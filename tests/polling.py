@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import yaml
 from conftest import RULES
@@ -112,3 +113,41 @@ def stored_items(database: str, feed: str | None = None) -> list[Row]:
 def hit_rules(store: Store, item: int) -> set[str]:
     """The ids of the rules that hit stored item ``item``."""
     return {hit.rule for hit in store.item_hits(item)}
+
+
+# -- feeds -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    guid: str
+    title: str
+    description: str = ""
+    link: str | None = None
+
+
+def rss(
+    *entries: Entry, title: str = "Wire", declaration: str = '<?xml version="1.0" encoding="utf-8"?>'
+) -> str:
+    """An RSS 2.0 document (text: encode it as the test needs)."""
+    items = "".join(
+        f"<item><guid isPermaLink='false'>{escape(e.guid)}</guid><title>{escape(e.title)}</title>"
+        + (f"<link>{escape(e.link)}</link>" if e.link else "")
+        + f"<description>{escape(e.description)}</description>"
+        + "<pubDate>Tue, 07 Oct 2025 10:00:00 GMT</pubDate></item>\n"
+        for e in entries
+    )
+    channel = f"<channel><title>{escape(title)}</title>\n{items}</channel>"
+    return f"{declaration}\n<rss version='2.0'>{channel}</rss>\n"
+
+
+def seed_entries(seeds: list[Path]) -> list[Entry]:
+    """The seed articles as entries: the first sentence the title, the whole text the description,
+    a link carrying tracking parameters."""
+    entries = []
+    for path in seeds:
+        article = " ".join(path.read_text(encoding="utf-8").split())
+        title = article.split(". ")[0][:120]
+        link = f"https://news.example/{path.stem}?utm_source=rss&utm_medium=feed"
+        entries.append(Entry(path.stem, title, article, link))
+    return entries

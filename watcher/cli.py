@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,10 +20,15 @@ from watcher import __version__
 from watcher.config import Config, ConfigError, find_config, load_config
 from watcher.errors import WatcherError
 from watcher.inputs import read_items
+from watcher.logs import quiet_apprise
 from watcher.matcher import Matcher
-from watcher.pipeline import FeedReport, poll
-from watcher.rules import json_schema, load_rules
+from watcher.pipeline import FeedReport, PollSummary, poll
+from watcher.rules import RuleSet, json_schema, load_rules
 from watcher.store import Store
+
+if TYPE_CHECKING:  # imported where used: Apprise takes a while to import, `rules check` never needs it
+    from watcher.notify import Target
+    from watcher.outbox import Dispatched, Outbox
 
 DEFAULT_RULES = Path("rules")
 _BAR_WIDTH = 30
@@ -63,6 +68,21 @@ class _Session:
     def open_store(self) -> Store:
         return Store.open(self.config.database)
 
+    @cached_property
+    def targets(self) -> dict[str, "Target"]:
+        from watcher.notify import build_targets
+
+        return build_targets(self.config)
+
+    @cached_property
+    def rules(self) -> RuleSet:
+        return load_rules(self.config.rules)
+
+    def outbox(self, store: Store) -> "Outbox":
+        from watcher.outbox import Outbox
+
+        return Outbox(store, self.rules, self.config, self.targets, clock=_now)
+
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="summit-watch")
@@ -79,6 +99,7 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     ctx.obj = _Session(config_path, verbose)
     level = {0: logging.ERROR, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    quiet_apprise(debug=verbose >= 2)
 
 
 @cli.group(cls=_Group)
@@ -165,14 +186,21 @@ def poll_command(session: _Session, once: bool, feed_names: tuple[str, ...]) -> 
         raise click.BadParameter(
             f"no feed named {', '.join(unknown)} in the settings file", param_hint="--feed"
         )
-    matcher = Matcher(load_rules(config.rules))
+    matcher = Matcher(session.rules)
     names = feed_names or ([feed.name for feed in config.feeds] if once else None)
     store = session.open_store()
     try:
         with _progress() as on_report:
             summary = asyncio.run(poll(config, store, matcher, _now, feeds=names, on_report=on_report))
+        _echo_summary(summary, feed_names)
+        outbox = session.outbox(store)  # then alert: the hits due now, and retries due now
+        outbox.plan()
+        _echo_dispatched(outbox.dispatch())
     finally:
         store.close()
+
+
+def _echo_summary(summary: PollSummary, feed_names: Sequence[str]) -> None:
     failed = summary.count("error") + summary.count("gone")
     click.echo(
         f"{_count(len(summary.reports), 'feed')} polled: {summary.count('ok')} ok, "
@@ -191,6 +219,20 @@ def poll_command(session: _Session, once: bool, feed_names: tuple[str, ...]) -> 
         if report.redirected_to:
             moved = f"permanently redirected to {report.redirected_to} (update the settings file)"
             click.echo(f"  moved  {report.feed}: {moved}")
+
+
+def _echo_dispatched(dispatched: Sequence["Dispatched"]) -> None:
+    """One line per delivery that did not go out, after a count of those that did."""
+    if not dispatched:
+        return
+    sent = sum(d.outcome == "sent" for d in dispatched)
+    click.echo(f"{_count(len(dispatched), 'delivery', 'deliveries')}: {sent} sent")
+    for d in dispatched:
+        if d.outcome == "held":
+            click.echo(f"  held   {d.target} (rule {d.rule}): quiet hours until {_when(d.retry_at)}")
+        elif d.outcome != "sent":
+            retry = f"; retry at {_when(d.retry_at)}" if d.retry_at else "; given up"
+            click.echo(f"  {d.outcome:<6} {d.target} (rule {d.rule}): {d.error}{retry}")
 
 
 @contextmanager
@@ -269,6 +311,109 @@ def feeds_status(session: _Session, fmt: str) -> None:
         for s in states
     ]
     _print_records(rows, fmt)
+
+
+@cli.group("notify", cls=_Group)
+def notify_group() -> None:
+    """Alert targets and the outbox of deliveries."""
+
+
+@notify_group.command("test")
+@click.option(
+    "--target", "target_names", multiple=True, metavar="NAME", help="Only this target (repeatable)."
+)
+@click.pass_obj
+def notify_test(session: _Session, target_names: tuple[str, ...]) -> None:
+    """Send a test message to each target and report success or why it failed (exit 1 if any failed)."""
+    from watcher.notify import describe, send_test
+
+    targets = session.targets
+    unknown = sorted(set(target_names) - set(targets))
+    if unknown:
+        raise click.BadParameter(
+            f"no target named {', '.join(unknown)} in the settings file", param_hint="--target"
+        )
+    failed = 0
+    for name, target in targets.items():
+        if target_names and name not in target_names:
+            continue
+        result = send_test(target)
+        failed += not result.ok
+        outcome = "ok" if result.ok else f"FAILED: {result.reason}"
+        click.echo(f"{name} ({describe(target)}): {outcome}")
+    if failed:
+        raise SystemExit(1)
+
+
+@notify_group.command("status")
+@click.option("--all", "show_all", is_flag=True, help="Sent deliveries too.")
+@_FORMAT
+@click.pass_obj
+def notify_status(session: _Session, show_all: bool, fmt: str) -> None:
+    """Deliveries not sent yet: pending, failed (with the next retry) and dead (given up)."""
+    store = session.open_store()
+    try:
+        deliveries = store.deliveries(None if show_all else ("pending", "failed", "dead"))
+    finally:
+        store.close()
+    rows = [
+        {
+            "id": d.id,
+            "state": d.state,
+            "rule": d.rule,
+            "target": d.target,
+            "alert": d.alert,
+            "attempts": d.attempts,
+            "next_attempt": _when(d.next_attempt) if d.state in ("pending", "failed") else None,
+            "created": _when(d.created_at),
+            "last_error": d.last_error,
+        }
+        for d in deliveries
+    ]
+    if not rows and fmt == "table":
+        click.echo("no deliveries waiting" if not show_all else "no deliveries")
+        return
+    _print_records(rows, fmt)
+
+
+@notify_group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "retry_all", is_flag=True, help="Every failed and dead delivery.")
+@click.pass_obj
+def notify_retry(session: _Session, ids: tuple[int, ...], retry_all: bool) -> None:
+    """Make failed or dead deliveries due now, with a fresh 48 h of retries, and send them."""
+    if bool(ids) == retry_all:
+        raise click.UsageError("give delivery IDs (see `summit-watch notify status`) or --all")
+    store = session.open_store()
+    try:
+        if ids:
+            found = {d.id: d for d in store.deliveries(ids=ids)}
+            for id in ids:
+                if id not in found:
+                    raise click.BadParameter(f"no delivery {id}", param_hint="ID")
+                if found[id].state == "sent":
+                    raise click.BadParameter(f"delivery {id} was already sent", param_hint="ID")
+        count = store.retry_deliveries(_now(), ids or None)
+        click.echo(f"{_count(count, 'delivery', 'deliveries')} queued again")
+        dispatched = session.outbox(store).dispatch()
+    finally:
+        store.close()
+    _echo_dispatched(dispatched)
+
+
+@notify_group.command("send")
+@click.pass_obj
+def notify_send(session: _Session) -> None:
+    """Make the alerts that are due and send the deliveries that are due (what the daemon does)."""
+    store = session.open_store()
+    try:
+        outbox = session.outbox(store)
+        made = outbox.plan()
+        dispatched = outbox.dispatch()
+    finally:
+        store.close()
+    click.echo(f"{_count(len(made), 'alert')} made")
+    _echo_dispatched(dispatched)
 
 
 @cli.group("db", cls=_Group)

@@ -21,7 +21,8 @@ from watcher.items import FeedRef
 from watcher.matcher import Matcher
 from watcher.parse import ParsedFeed, parse_feed
 from watcher.schedule import poll_record
-from watcher.store import FeedState, NewHit, Store
+from watcher.store import FeedState, NewHit, Store, StoredItem
+from watcher.stories import STORY_WINDOW, Fingerprint, find_story, item_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ class _Cycle:
         self.matcher = matcher
         self.intervals: dict[str, timedelta] = {feed.name: config.interval(feed) for feed in config.feeds}
         self.tags = {feed.name: frozenset(feed.tags) for feed in config.feeds}
+        self.fingerprints: dict[int, Fingerprint] = {}  # by item id, for story grouping
 
     def record(
         self, state: FeedState, result: FetchResult, parsed: ParsedFeed | str | None, now: datetime
@@ -169,6 +171,8 @@ class _Cycle:
                 for match in self.matcher.match(entry.item, feed)
             ]
             new_items, hits = len(stored), self.store.add_hits(new_hits, now)
+            hit_items = {hit.item for hit in new_hits}
+            self._join_stories([entry for entry in stored if entry.id in hit_items], now)
         record = poll_record(state, result, self.intervals[state.name], now, error)
         self.store.record_poll(record)
         if record.outcome in ("error", "gone"):
@@ -183,3 +187,27 @@ class _Cycle:
         if record.redirected_to:
             log.warning("feed_moved feed=%s url=%s", state.name, record.redirected_to)
         return FeedReport(state.name, record.outcome, new_items, hits, record.error, record.redirected_to)
+
+    def _join_stories(self, items: list[StoredItem], now: datetime) -> None:
+        """Put each newly hit item in the story of a near-duplicate from another outlet, else a new one."""
+        for entry in items:
+            candidates = [
+                (story, self._fingerprint(other))
+                for story, other in self.store.story_candidates(entry.id, now - STORY_WINDOW)
+            ]
+            story = find_story(self._fingerprint(entry), candidates)
+            joined = self.store.join_story(entry.id, entry.id if story is None else story)
+            if story is not None:
+                log.info(
+                    "story_joined feed=%s item=%d story=%d alerted_before=%d",
+                    entry.feed,
+                    entry.id,
+                    story,
+                    joined,
+                )
+
+    def _fingerprint(self, entry: StoredItem) -> Fingerprint:
+        found = self.fingerprints.get(entry.id)
+        if found is None:
+            found = self.fingerprints[entry.id] = item_fingerprint(entry.item)
+        return found

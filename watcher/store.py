@@ -41,15 +41,19 @@ from sqlalchemy import (
     exists,
     func,
     inspect,
+    or_,
     text,
     update,
 )
+from sqlalchemy import (
+    select as core_select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, RowMapping, make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import registry
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, Update
 from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -60,6 +64,9 @@ from watcher.matcher import TermHit
 
 MIGRATIONS: Final = Path(__file__).parent / "migrations"
 OUTCOMES: Final = frozenset({"ok", "not_modified", "gone", "error"})
+# pending: not tried yet; failed: tried, to retry at next_attempt; dead: given up; sent: delivered.
+DELIVERY_STATES: Final = ("pending", "failed", "dead", "sent")
+_DUE_STATES: Final = ("pending", "failed")
 
 # Named constraints let Alembic's batch mode (SQLite's ALTER TABLE by copy) drop and recreate them.
 NAMING_CONVENTION: Final = {
@@ -157,6 +164,42 @@ class StoredHit:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class PendingRule:
+    """A rule with hits not alerted yet: what grouping needs to decide when they are sent."""
+
+    rule: str
+    first_pending: datetime  # when the oldest pending hit was stored
+    last_alert: datetime | None  # when the rule's last alert was made (cooldown)
+    hits: int
+
+
+@dataclass(frozen=True)
+class AlertHit:
+    """A hit of an alert with its item and the item's story (its first item's id)."""
+
+    hit: StoredHit
+    item: StoredItem
+    story: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One (alert, target) delivery in the outbox."""
+
+    id: int
+    alert: int
+    rule: str
+    target: str
+    state: str  # one of DELIVERY_STATES
+    attempts: int
+    created_at: datetime
+    next_attempt: datetime
+    first_attempt: datetime | None
+    last_error: str | None
+    sent_at: datetime | None
+
+
 # -- tables --------------------------------------------------------------------------------------
 
 
@@ -233,6 +276,7 @@ class _ItemRow(_Row, table=True):
     source: str | None = None  # the feed's own title
     published: datetime = Field(index=True)
     fetched_at: datetime = Field(index=True)
+    story_id: int | None = Field(default=None, index=True)  # the id of the story's first item
 
 
 class _SeenRow(_Row, table=True):
@@ -257,12 +301,48 @@ class _HitRow(_Row, table=True):
     terms: list[str] = Field(default_factory=list, sa_type=JSON)
     hits: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     created_at: datetime = Field(index=True)
+    # The alert carrying the hit; None while pending. A hit on a story that already alerted for
+    # its rule joins that alert (history only: nothing is sent again).
+    alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
+
+
+class _AlertRow(_Row, table=True):
+    __tablename__ = "alert"
+    __table_args__ = (Index(None, "rule_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_id: str
+    created_at: datetime
+    digest: bool = False
+
+
+class _DeliveryRow(_Row, table=True):
+    """One (alert, target) delivery: stored before it is sent, so nothing pending is ever lost."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (UniqueConstraint("alert_id", "target"), Index(None, "state", "next_attempt"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id")
+    target: str
+    state: str  # one of DELIVERY_STATES
+    attempts: int = 0
+    created_at: datetime
+    next_attempt: datetime
+    first_attempt: datetime | None = None
+    last_attempt: datetime | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    claimed_until: datetime | None = None  # a dispatcher is sending it until then
+    claimed_by: str | None = None  # which dispatcher ("host:pid"), so a restart can free its claims
 
 
 _FEED: Final[Table] = METADATA.tables["feed"]
 _ITEM: Final[Table] = METADATA.tables["item"]
 _SEEN: Final[Table] = METADATA.tables["seen"]
 _HIT: Final[Table] = METADATA.tables["hit"]
+_ALERT: Final[Table] = METADATA.tables["alert"]
+_DELIVERY: Final[Table] = METADATA.tables["delivery"]
 
 
 # -- engine and migrations -------------------------------------------------------------------
@@ -554,19 +634,7 @@ class Store:
         """The hits of one item, oldest first."""
         query = _HIT.select().where(_HIT.c.item_id == item).order_by(_HIT.c.created_at, _HIT.c.id)
         with self._errors(), self._engine.connect() as connection:
-            rows = connection.execute(query).mappings().all()
-        return [
-            StoredHit(
-                id=row["id"],
-                rule=row["rule_id"],
-                item=row["item_id"],
-                score=row["score"],
-                terms=tuple(row["terms"]),
-                hits=tuple(TermHit(**term_hit) for term_hit in row["hits"]),
-                created_at=row["created_at"],
-            )
-            for row in rows
-        ]
+            return [_stored_hit(row) for row in connection.execute(query).mappings()]
 
     def prune_items(self, older_than: datetime) -> int:
         """Delete items fetched before ``older_than`` that no rule hit; return how many.
@@ -589,6 +657,260 @@ class Store:
         }
         with self._errors(), self._engine.connect() as connection:
             return {name: connection.execute(query).scalar_one() for name, query in queries.items()}
+
+    # -- stories -----------------------------------------------------------------------------
+
+    def story_candidates(self, item: int, since: datetime) -> list[tuple[int, StoredItem]]:
+        """(story, item) of the items that may report the same story as ``item``: fetched since
+        ``since``, from other feeds, already in a story, and hit by a rule that hit ``item``."""
+        _check_aware(since, "since")
+        rules_of_item = select(_HIT.c.rule_id).where(_HIT.c.item_id == item)
+        feed_of_item = select(_ITEM.c.feed).where(_ITEM.c.id == item).scalar_subquery()
+        query = (
+            _ITEM.select()
+            .where(
+                _ITEM.c.story_id.is_not(None),
+                _ITEM.c.fetched_at >= since,
+                _ITEM.c.feed != feed_of_item,
+                exists().where(_HIT.c.item_id == _ITEM.c.id, _HIT.c.rule_id.in_(rules_of_item)),
+            )
+            .order_by(_ITEM.c.id)
+        )
+        with self._errors(), self._engine.connect() as connection:
+            return [(row["story_id"], _stored_item(row)) for row in connection.execute(query).mappings()]
+
+    def join_story(self, item: int, story: int) -> int:
+        """Put ``item`` in ``story`` (its own id: a new story); return how many of its hits joined
+        an alert already made for the story, which are history and never sent again."""
+        with self._errors(), self._engine.begin() as connection:
+            connection.execute(update(_ITEM).where(_ITEM.c.id == item).values(story_id=story))
+            return connection.execute(_fold_into_earlier_alerts(_HIT.c.item_id == item, None)).rowcount
+
+    # -- alerts and the outbox ---------------------------------------------------------------
+
+    def pending_rules(self) -> list[PendingRule]:
+        """The rules with hits not in any alert yet, by rule id."""
+        pending = (
+            select(_HIT.c.rule_id, func.min(_HIT.c.created_at), func.count())
+            .where(_HIT.c.alert_id.is_(None))
+            .group_by(_HIT.c.rule_id)
+            .order_by(_HIT.c.rule_id)
+        )
+        last = select(_ALERT.c.rule_id, func.max(_ALERT.c.created_at)).group_by(_ALERT.c.rule_id)
+        with self._errors(), self._engine.connect() as connection:
+            rows = connection.execute(pending).all()
+            last_alerts: dict[str, datetime] = dict(connection.execute(last).all())
+        return [PendingRule(rule, first, last_alerts.get(rule), count) for rule, first, count in rows]
+
+    def create_alert(
+        self, rule: str, targets: Sequence[str], now: datetime, *, digest: bool = False
+    ) -> int | None:
+        """Make one alert of the pending hits of ``rule`` and queue a delivery per target.
+
+        Hits on a story the rule already alerted join that earlier alert instead (history only).
+        Returns the new alert's id, or None when no hit was left to send (another daemon took
+        them, or they all joined earlier alerts). One transaction: the hits, the alert and its
+        deliveries are stored together or not at all.
+        """
+        _check_aware(now, "now")
+        with self._errors(), self._engine.connect() as connection, connection.begin() as transaction:
+            alert = connection.execute(
+                _ALERT.insert().values(rule_id=rule, created_at=now, digest=digest).returning(_ALERT.c.id)
+            ).scalar_one()
+            claim = (
+                update(_HIT)
+                .where(_HIT.c.rule_id == rule, _HIT.c.alert_id.is_(None), _HIT.c.created_at <= now)
+                .values(alert_id=alert)
+            )
+            if connection.execute(claim).rowcount == 0:
+                transaction.rollback()
+                return None
+            connection.execute(_fold_into_earlier_alerts(_HIT.c.alert_id == alert, alert))
+            left = select(func.count()).select_from(_HIT).where(_HIT.c.alert_id == alert)
+            if connection.execute(left).scalar_one() == 0:
+                connection.execute(delete(_ALERT).where(_ALERT.c.id == alert))
+                return None
+            if targets:
+                connection.execute(
+                    _DELIVERY.insert(),
+                    [
+                        {
+                            "alert_id": alert,
+                            "target": target,
+                            "state": "pending",
+                            "attempts": 0,
+                            "created_at": now,
+                            "next_attempt": now,
+                        }
+                        for target in dict.fromkeys(targets)
+                    ],
+                )
+            return int(alert)
+
+    def alert(self, id: int) -> tuple[str, datetime, bool] | None:
+        """An alert's rule id, creation time and whether it is a digest (None: no such alert)."""
+        query = select(_ALERT.c.rule_id, _ALERT.c.created_at, _ALERT.c.digest).where(_ALERT.c.id == id)
+        with self._errors(), self._engine.connect() as connection:
+            row = connection.execute(query).one_or_none()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def alert_hits(self, alert: int) -> list[AlertHit]:
+        """The hits of an alert with their items, oldest hit first."""
+        query = (
+            core_select(_HIT, _ITEM)
+            .join(_ITEM, _ITEM.c.id == _HIT.c.item_id)
+            .where(_HIT.c.alert_id == alert)
+            .order_by(_HIT.c.created_at, _HIT.c.id)
+        )
+        with self._errors(), self._engine.connect() as connection:
+            rows = connection.execute(query).all()
+        hit_columns = len(_HIT.c)
+        found = []
+        for row in rows:
+            hit = _stored_hit(dict(zip(_HIT.c.keys(), row[:hit_columns], strict=True)))
+            item_row = dict(zip(_ITEM.c.keys(), row[hit_columns:], strict=True))
+            story = item_row["story_id"] if item_row["story_id"] is not None else item_row["id"]
+            found.append(AlertHit(hit, _stored_item(item_row), story))
+        return found
+
+    def story_items(self, stories: Collection[int]) -> dict[int, list[StoredItem]]:
+        """The items of each story, first published first."""
+        query = (
+            _ITEM.select().where(_ITEM.c.story_id.in_(list(stories))).order_by(_ITEM.c.published, _ITEM.c.id)
+        )
+        found: dict[int, list[StoredItem]] = {story: [] for story in stories}
+        with self._errors(), self._engine.connect() as connection:
+            for row in connection.execute(query).mappings():
+                found[row["story_id"]].append(_stored_item(row))
+        return found
+
+    def claim_delivery(self, now: datetime, lease: timedelta, owner: str) -> Delivery | None:
+        """Take the most overdue delivery due at ``now`` for ``lease`` on behalf of ``owner`` (no
+        other dispatcher sends it meanwhile; after a crash it is due again when the lease ends,
+        or when ``release_claims`` frees it). None: nothing is due."""
+        _check_aware(now, "now")
+        due = (
+            _DELIVERY.c.state.in_(_DUE_STATES),
+            _DELIVERY.c.next_attempt <= now,
+            or_(_DELIVERY.c.claimed_until.is_(None), _DELIVERY.c.claimed_until <= now),
+        )
+        oldest = select(_DELIVERY.c.id).where(*due).order_by(_DELIVERY.c.next_attempt, _DELIVERY.c.id)
+        with self._errors(), self._engine.begin() as connection:
+            for id in connection.execute(oldest.limit(5)).scalars().all():
+                claim = (
+                    update(_DELIVERY)
+                    .where(_DELIVERY.c.id == id, *due)
+                    .values(claimed_until=now + lease, claimed_by=owner)
+                )
+                if connection.execute(claim).rowcount == 1:
+                    return self._deliveries(connection, _DELIVERY.c.id == id)[0]
+        return None
+
+    def claimants(self, now: datetime) -> set[str]:
+        """The dispatchers holding a claim at ``now``."""
+        query = select(_DELIVERY.c.claimed_by).where(_DELIVERY.c.claimed_until > now).distinct()
+        with self._errors(), self._engine.connect() as connection:
+            return {owner for owner in connection.execute(query).scalars() if owner is not None}
+
+    def release_claims(self, owners: Collection[str]) -> int:
+        """Free the claims of dispatchers known to be gone (killed mid-send); return how many."""
+        query = (
+            update(_DELIVERY)
+            .where(_DELIVERY.c.claimed_by.in_(list(owners)), _DELIVERY.c.claimed_until.is_not(None))
+            .values(claimed_until=None, claimed_by=None)
+        )
+        with self._errors(), self._engine.begin() as connection:
+            return connection.execute(query).rowcount
+
+    def record_delivery(
+        self, id: int, now: datetime, *, error: str | None = None, retry_at: datetime | None = None
+    ) -> None:
+        """Record an attempt: sent when ``error`` is None, else failed until ``retry_at`` (None: dead)."""
+        _check_aware(now, "now")
+        values: dict[str, Any] = {
+            "attempts": _DELIVERY.c.attempts + 1,
+            "last_attempt": now,
+            "first_attempt": func.coalesce(_DELIVERY.c.first_attempt, now),
+            "claimed_until": None,
+            "claimed_by": None,
+            "last_error": error,
+        }
+        if error is None:
+            values |= {"state": "sent", "sent_at": now}
+        else:
+            values |= {"state": "dead" if retry_at is None else "failed", "next_attempt": retry_at or now}
+        with self._errors(), self._engine.begin() as connection:
+            connection.execute(update(_DELIVERY).where(_DELIVERY.c.id == id).values(**values))
+
+    def hold_delivery(self, id: int, until: datetime) -> None:
+        """Put a claimed delivery back, due at ``until`` (quiet hours), without counting an attempt."""
+        _check_aware(until, "until")
+        query = (
+            update(_DELIVERY)
+            .where(_DELIVERY.c.id == id)
+            .values(next_attempt=until, claimed_until=None, claimed_by=None)
+        )
+        with self._errors(), self._engine.begin() as connection:
+            connection.execute(query)
+
+    def deliveries(
+        self, states: Collection[str] | None = None, ids: Collection[int] | None = None
+    ) -> list[Delivery]:
+        """Deliveries in ``states`` (default all) or with ``ids``, oldest first."""
+        conditions = []
+        if states is not None:
+            conditions.append(_DELIVERY.c.state.in_(list(states)))
+        if ids is not None:
+            conditions.append(_DELIVERY.c.id.in_(list(ids)))
+        with self._errors(), self._engine.connect() as connection:
+            return self._deliveries(connection, *conditions)
+
+    def retry_deliveries(self, now: datetime, ids: Collection[int] | None = None) -> int:
+        """Make failed and dead deliveries (those with ``ids``, or all) due now with a fresh 48 h of
+        retries; return how many. Sent deliveries are never sent again."""
+        _check_aware(now, "now")
+        query = (
+            update(_DELIVERY)
+            .where(_DELIVERY.c.state.in_(("failed", "dead")))
+            .values(
+                state="pending", next_attempt=now, first_attempt=None, claimed_until=None, claimed_by=None
+            )
+        )
+        if ids is not None:
+            query = query.where(_DELIVERY.c.id.in_(list(ids)))
+        with self._errors(), self._engine.begin() as connection:
+            return connection.execute(query).rowcount
+
+    def next_delivery_at(self) -> datetime | None:
+        """When the next delivery is due (None: nothing to send), for a dispatcher to sleep until."""
+        query = select(func.min(_DELIVERY.c.next_attempt)).where(_DELIVERY.c.state.in_(_DUE_STATES))
+        with self._errors(), self._engine.connect() as connection:
+            found: datetime | None = connection.execute(query).scalar_one()
+        return found
+
+    def _deliveries(self, connection: Connection, *conditions: Any) -> list[Delivery]:
+        query = (
+            core_select(_DELIVERY, _ALERT.c.rule_id)
+            .join(_ALERT, _ALERT.c.id == _DELIVERY.c.alert_id)
+            .where(*conditions)
+            .order_by(_DELIVERY.c.created_at, _DELIVERY.c.id)
+        )
+        return [
+            Delivery(
+                id=row.id,
+                alert=row.alert_id,
+                rule=row.rule_id,
+                target=row.target,
+                state=row.state,
+                attempts=row.attempts,
+                created_at=row.created_at,
+                next_attempt=row.next_attempt,
+                first_attempt=row.first_attempt,
+                last_error=row.last_error,
+                sent_at=row.sent_at,
+            )
+            for row in connection.execute(query)
+        ]
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -683,7 +1005,7 @@ def _item_values(feed: str, key: str, item: Item, fetched_at: datetime) -> dict[
     }
 
 
-def _stored_item(row: RowMapping) -> StoredItem:
+def _stored_item(row: Mapping[Any, Any]) -> StoredItem:
     item = Item(
         id=row["entry_id"],
         title=row["title"],
@@ -694,6 +1016,43 @@ def _stored_item(row: RowMapping) -> StoredItem:
         source=row["source"],
     )
     return StoredItem(id=row["id"], feed=row["feed"], item=item, fetched_at=row["fetched_at"])
+
+
+def _stored_hit(row: Mapping[Any, Any]) -> StoredHit:
+    return StoredHit(
+        id=row["id"],
+        rule=row["rule_id"],
+        item=row["item_id"],
+        score=row["score"],
+        terms=tuple(row["terms"]),
+        hits=tuple(TermHit(**term_hit) for term_hit in row["hits"]),
+        created_at=row["created_at"],
+    )
+
+
+def _fold_into_earlier_alerts(which: Any, new_alert: int | None) -> Update:
+    """UPDATE moving the ``which`` hits whose story already has an alert of their rule (other than
+    ``new_alert``) into that alert: a story alerts once per rule, later outlets are history."""
+    earlier_hit, earlier_item, this_item = (
+        _HIT.alias("earlier_hit"),
+        _ITEM.alias("earlier_item"),
+        _ITEM.alias(),
+    )
+    story_of_hit = (
+        select(this_item.c.story_id).where(this_item.c.id == _HIT.c.item_id).correlate(_HIT).scalar_subquery()
+    )
+    conditions = [
+        earlier_hit.c.rule_id == _HIT.c.rule_id,
+        earlier_hit.c.alert_id.is_not(None),
+        earlier_hit.c.item_id == earlier_item.c.id,
+        earlier_item.c.story_id == story_of_hit,
+    ]
+    if new_alert is not None:
+        conditions.append(earlier_hit.c.alert_id != new_alert)
+    earlier_alert = (
+        select(func.min(earlier_hit.c.alert_id)).where(*conditions).correlate(_HIT).scalar_subquery()
+    )
+    return update(_HIT).where(which, exists().where(*conditions)).values(alert_id=earlier_alert)
 
 
 def _feed_state(row: _FeedRow) -> FeedState:

@@ -1,0 +1,443 @@
+"""Alerts from feed to inbox: real loopback feeds, real databases, a real SMTP server, Slack's
+webhook captured on loopback, and the outbox driven by a test clock.
+
+Grouping timing (group_wait, cooldown, quiet hours, digest) is checked with a recording target;
+delivery (email content, retries, one target failing, SMTP down then up) with real servers.
+"""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiosmtpd.controller import Controller
+from apprise.plugins.slack import NotifySlack
+from conftest import RunCli
+from httpserver import LoopbackServer, Reply
+from polling import Clock, Entry, Poller, rss, seed_entries, write_settings
+from smtpserver import SmtpServer, free_port
+
+from watcher.alerts import Message, SendResult
+from watcher.config import load_config
+from watcher.messages import DEFAULT_LIMITS
+from watcher.notify import Target, build_targets
+from watcher.outbox import Dispatched, Outbox
+from watcher.rules import load_rules
+from watcher.store import Store
+
+RSS_TYPE = {"Content-Type": "application/rss+xml; charset=utf-8"}
+SLACK_TOKENS = ("T1JJ3T3L2", "A1BRTD4JD", "TIiajkdnlazkcOXrIdevi7FQ")
+SLACK_PATH = "/services/" + "/".join(SLACK_TOKENS)
+T0 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)  # a Monday; 09:00 in London too
+
+
+@dataclass(frozen=True, eq=False)
+class Recorder(Target):
+    """A target that keeps what it is sent (grouping tests: when and what, not how)."""
+
+    sent: list[Message] = field(default_factory=list)
+
+    def send(self, message: Message) -> SendResult:
+        self.sent.append(message)
+        return SendResult(ok=True)
+
+
+def entry(n: int, title: str = "Putin to visit New Delhi for the annual summit") -> Entry:
+    return Entry(f"visit-{n}", f"{title} ({n})", link=f"https://news.example/{n}")
+
+
+@dataclass
+class Desk:
+    """A feed server, a database and a settings file with one watch rule, driven by a test clock."""
+
+    server: LoopbackServer
+    store: Store
+    database: str
+    root: Path
+    clock: Clock = field(default_factory=lambda: Clock(T0))
+    rule: dict[str, Any] = field(default_factory=dict)
+    targets: list[dict[str, str]] = field(default_factory=list)
+    feeds: dict[str, list[Entry]] = field(default_factory=lambda: {"wire": []})
+    recorder: Recorder = field(
+        default_factory=lambda: Recorder(
+            name="desk", format="text", description="desk", templates=None, limits=DEFAULT_LIMITS
+        )
+    )
+
+    def settings(self) -> Path:
+        rules = self.root / "rules"
+        rules.mkdir(exist_ok=True)
+        spec = {"id": "visit", "name": "Putin visit", "match": {"all": ["putin", "visit"]}, **self.rule}
+        (rules / "visit.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+        urls = {}
+        for name, entries in self.feeds.items():
+            body = rss(*entries, title=name.title()).encode()
+            urls[name] = self.server.route(f"/{name}.xml", Reply(200, body, RSS_TYPE))
+        return write_settings(
+            self.root / "summit-watch.yaml", self.database, urls, rules=str(rules), targets=self.targets
+        )
+
+    def publish(self, *entries: Entry, feed: str = "wire") -> None:
+        """Add entries to a feed and poll every feed at the clock's time."""
+        self.feeds.setdefault(feed, []).extend(entries)
+        Poller(self.settings(), self.store, self.clock)(list(self.feeds))
+
+    def outbox(self, targets: dict[str, Target] | None = None) -> Outbox:
+        config = load_config(self.settings())
+        chosen = targets if targets is not None else build_targets(config)
+        rules = load_rules(config.rules)
+        return Outbox(self.store, rules, config, chosen, clock=self.clock, jitter=lambda: 0.5)
+
+    def send_due(
+        self, at: datetime | None = None, targets: dict[str, Target] | None = None
+    ) -> list[Dispatched]:
+        """Plan and dispatch at ``at`` (default: the clock's time), to the recorder by default."""
+        if at is not None:
+            self.clock.set(at)
+        outbox = self.outbox(targets if targets is not None else {"desk": self.recorder})
+        outbox.plan()
+        return outbox.dispatch()
+
+    def received(self, at: datetime) -> list[Message]:
+        """What the recorder received from a plan and dispatch at ``at``."""
+        before = len(self.recorder.sent)
+        self.send_due(at)
+        return self.recorder.sent[before:]
+
+
+@pytest.fixture
+def desk(http_server: LoopbackServer, database_url: str, tmp_path: Path) -> Iterator[Desk]:
+    with Store.open(database_url) as store:
+        yield Desk(http_server, store, database_url, tmp_path)
+
+
+def unmarked(message: Message) -> str:
+    """A text message's body without the ``*term*`` highlights."""
+    return message.body.replace("*", "")
+
+
+# -- grouping -------------------------------------------------------------------------------------
+
+
+def test_group_wait_makes_the_first_hits_one_message(desk: Desk) -> None:
+    desk.rule = {"group_wait": "2m"}
+    desk.publish(entry(1), entry(2))
+    desk.clock.advance(timedelta(seconds=30))
+    desk.publish(entry(3))
+
+    assert desk.received(T0 + timedelta(seconds=119)) == []
+    (message,) = desk.received(T0 + timedelta(minutes=2))
+    assert message.title == "[summit-watch] Putin visit: 3 new stories"
+    for n in (1, 2, 3):
+        assert f"Putin to visit New Delhi for the annual summit ({n})" in unmarked(message)
+    assert desk.received(T0 + timedelta(hours=1)) == []  # sent once
+
+
+def test_cooldown_spaces_messages_and_batches_the_hits_between(desk: Desk) -> None:
+    desk.rule = {"group_wait": 0, "cooldown": "10m"}
+    desk.publish(entry(1))
+    assert len(desk.received(T0)) == 1
+
+    desk.clock.set(T0 + timedelta(minutes=2))
+    desk.publish(entry(2))
+    desk.clock.set(T0 + timedelta(minutes=3))
+    desk.publish(entry(3))
+    assert desk.received(T0 + timedelta(minutes=9)) == []  # within the cooldown: held, not dropped
+    (batched,) = desk.received(T0 + timedelta(minutes=10))
+    assert "(2)" in batched.body
+    assert "(3)" in batched.body
+    assert "(1)" not in batched.body
+
+
+def test_quiet_hours_hold_delivery_until_they_end(desk: Desk) -> None:
+    desk.rule = {
+        "group_wait": "1m",
+        "quiet_hours": {"start": "22:00", "end": "07:00", "timezone": "Europe/London"},
+    }
+    night = datetime(2025, 12, 1, 23, 30, tzinfo=UTC)
+    desk.clock.set(night)
+    desk.publish(entry(1))
+    assert desk.received(night + timedelta(minutes=5)) == []
+    assert desk.received(datetime(2025, 12, 2, 6, 59, tzinfo=UTC)) == []
+    (message,) = desk.received(datetime(2025, 12, 2, 7, 0, tzinfo=UTC))
+    assert "(1)" in message.body
+
+
+def test_a_delivery_falling_in_quiet_hours_is_held_not_skipped(desk: Desk) -> None:
+    """An alert made before the window whose delivery comes due inside it waits for the end."""
+    desk.rule = {"group_wait": 0, "quiet_hours": {"start": "22:00", "end": "07:00", "timezone": "UTC"}}
+    evening = datetime(2025, 12, 1, 21, 59, tzinfo=UTC)
+    desk.clock.set(evening)
+    desk.publish(entry(1))
+    desk.clock.set(evening)
+    assert desk.outbox({"desk": desk.recorder}).plan()  # the alert is made before 22:00 ...
+    (held,) = desk.send_due(datetime(2025, 12, 1, 22, 0, tzinfo=UTC))  # ... and comes due at 22:00
+    assert (held.outcome, held.retry_at) == ("held", datetime(2025, 12, 2, 7, 0, tzinfo=UTC))
+    assert desk.recorder.sent == []
+    assert [d.outcome for d in desk.send_due(datetime(2025, 12, 2, 7, 0, tzinfo=UTC))] == ["sent"]
+
+
+def test_a_digest_sends_one_summary_at_its_time(desk: Desk) -> None:
+    desk.rule = {"digest": {"at": "18:00", "timezone": "Asia/Kolkata"}}  # 12:30 UTC
+    desk.publish(entry(1))
+    desk.clock.set(T0 + timedelta(hours=2))
+    desk.publish(entry(2))
+    assert desk.received(datetime(2025, 12, 1, 12, 29, tzinfo=UTC)) == []
+    (digest,) = desk.received(datetime(2025, 12, 1, 12, 30, tzinfo=UTC))
+    assert digest.title == "[summit-watch] Putin visit digest: 2 stories"
+    assert desk.received(datetime(2025, 12, 2, 12, 30, tzinfo=UTC)) == []  # nothing new: no empty digest
+
+
+def test_a_rule_notifies_only_its_targets(desk: Desk) -> None:
+    other = Recorder(name="other", format="text", description="other", templates=None, limits=DEFAULT_LIMITS)
+    desk.rule = {"group_wait": 0, "notify": ["desk"]}
+    desk.publish(entry(1))
+    desk.send_due(T0, {"desk": desk.recorder, "other": other})
+    assert (len(desk.recorder.sent), len(other.sent)) == (1, 0)
+
+
+# -- stories ----------------------------------------------------------------------------------------
+
+
+def test_the_two_seeds_from_two_feeds_make_one_email_naming_both_outlets(
+    desk: Desk, seeds: list[Path], smtp_server: SmtpServer
+) -> None:
+    hindu, hindustan = seed_entries(seeds)
+    desk.rule = {"group_wait": "1m", "match": {"all": ["modi", "putin", ["phone", "telephonic", "dialled"]]}}
+    desk.targets = [{"name": "analysts", "url": smtp_server.mailto(), "format": "html"}]
+    desk.publish(hindu, feed="the-hindu")
+    desk.clock.advance(timedelta(seconds=20))
+    desk.publish(hindustan, feed="hindustan-times")
+
+    dispatched = desk.send_due(T0 + timedelta(minutes=2), build_targets(load_config(desk.settings())))
+    assert [d.outcome for d in dispatched] == ["sent"]
+    mail = smtp_server.next_message()
+    assert mail.message["Subject"].startswith("[summit-watch] Putin visit: ")
+    html = mail.body("html")
+    assert html.count("<mark>") >= 3, "the matched terms are highlighted"
+    assert "Also reported by" in html or "also reported by" in html
+    assert "The-Hindu" in html
+    assert "Hindustan-Times" in html
+    assert smtp_server.received == [mail]  # one story, one message
+
+
+def test_a_later_outlet_of_a_story_already_sent_is_history_not_a_new_alert(
+    desk: Desk, seeds: list[Path]
+) -> None:
+    hindu, hindustan = seed_entries(seeds)
+    desk.rule = {"group_wait": 0, "match": {"all": ["modi", "putin"]}}
+    desk.publish(hindu, feed="the-hindu")
+    assert len(desk.received(T0)) == 1
+
+    desk.clock.set(T0 + timedelta(hours=3))
+    desk.publish(hindustan, feed="hindustan-times")
+    assert desk.received(T0 + timedelta(hours=4)) == []
+    [(alert_id, *_)] = [(d.alert,) for d in desk.store.deliveries()]
+    alert = desk.outbox().alert(alert_id)
+    assert alert is not None
+    (story,) = alert.entries
+    assert [report.feed for report in story.also] == ["hindustan-times"]  # in the history
+
+
+# -- delivery with real servers -------------------------------------------------------------------
+
+
+@pytest.fixture
+def slack_hook(http_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> LoopbackServer:
+    """Slack's webhook host pointed at the loopback server."""
+    monkeypatch.setattr(NotifySlack, "webhook_url", http_server.url("/services"))
+    return http_server
+
+
+def test_one_target_failing_never_resends_to_another(
+    desk: Desk, smtp_server: SmtpServer, slack_hook: LoopbackServer
+) -> None:
+    answers = iter([Reply(500, b"internal_error"), Reply(200, b"ok")])
+    slack_hook.route(SLACK_PATH, lambda exchange: next(answers))
+    desk.rule = {"group_wait": 0}
+    desk.targets = [
+        {"name": "mail", "url": smtp_server.mailto()},
+        {"name": "slack", "url": "slack://" + "/".join(SLACK_TOKENS)},
+    ]
+    desk.publish(entry(1))
+    targets = build_targets(load_config(desk.settings()))
+
+    first = {d.target: d for d in desk.send_due(T0, targets)}
+    assert first["mail"].outcome == "sent"
+    assert (first["slack"].outcome, first["slack"].retry_at) == ("failed", T0 + timedelta(seconds=30))
+    assert "500" in (first["slack"].error or "")
+    assert "TIiajkdnlazkcOXrIdevi7FQ" not in (first["slack"].error or "")
+
+    assert desk.send_due(T0 + timedelta(seconds=29), targets) == []
+    second = desk.send_due(T0 + timedelta(seconds=30), targets)
+    assert [(d.target, d.outcome) for d in second] == [("slack", "sent")]
+    assert len(smtp_server.received) == 1  # the mail went once
+    payload = json.loads(slack_hook.requests[-1].body)
+    assert "Putin to visit New Delhi" in json.dumps(payload)
+
+
+def test_smtp_down_then_up_delivers_once_after_recovery(desk: Desk, smtp_server: SmtpServer) -> None:
+    desk.rule = {"group_wait": 0}
+    desk.targets = [{"name": "mail", "url": smtp_server.mailto()}]
+    desk.publish(entry(1))
+    targets = build_targets(load_config(desk.settings()))
+    smtp_server.stop()
+
+    moments = [T0, T0 + timedelta(seconds=30), T0 + timedelta(seconds=90)]
+    outcomes = [[d.outcome for d in desk.send_due(at, targets)] for at in moments]
+    assert outcomes == [["failed"], ["failed"], ["failed"]]  # 30 s, then 60 s ... between tries
+    (failed,) = desk.store.deliveries(("failed",))
+    assert (failed.attempts, failed.next_attempt) == (3, T0 + timedelta(seconds=90 + 120))
+
+    smtp_server.start()
+    assert [d.outcome for d in desk.send_due(T0 + timedelta(seconds=210), targets)] == ["sent"]
+    smtp_server.next_message()
+    assert desk.send_due(T0 + timedelta(days=1), targets) == []
+    assert len(smtp_server.received) == 1
+
+
+def test_after_48_hours_a_delivery_is_dead_shown_and_retried_on_request(
+    desk: Desk, smtp_server: SmtpServer, run_cli: RunCli
+) -> None:
+    desk.rule = {"group_wait": 0}
+    desk.targets = [{"name": "mail", "url": smtp_server.mailto()}]
+    desk.publish(entry(1))
+    settings = desk.settings()
+    targets = build_targets(load_config(settings))
+    smtp_server.stop()
+    at = T0
+    outcomes = []
+    while not outcomes or outcomes[-1] == "failed":
+        outcomes += [d.outcome for d in desk.send_due(at, targets)]
+        (state,) = desk.store.deliveries()
+        at = state.next_attempt
+    assert outcomes[-1] == "dead"
+    assert at - T0 <= timedelta(hours=48)
+    assert 48 <= len(outcomes) <= 60  # 30 s doubling to hourly tries, for 48 h
+
+    status = run_cli("--config", str(settings), "notify", "status")
+    assert status.exit_code == 0
+    assert "dead" in status.output
+    assert "mail" in status.output
+    assert "Connection error while submitting email" in status.output
+
+    smtp_server.start()
+    retried = run_cli("--config", str(settings), "notify", "retry", "--all")
+    assert retried.exit_code == 0, retried.output
+    assert "1 delivery queued again" in retried.output
+    smtp_server.next_message()
+    assert run_cli("--config", str(settings), "notify", "status").output.strip() == "no deliveries waiting"
+
+
+def test_notify_test_reports_each_target(desk: Desk, smtp_server: SmtpServer, run_cli: RunCli) -> None:
+    desk.targets = [
+        {"name": "mail", "url": smtp_server.mailto()},
+        {"name": "dead-mail", "url": "mailto://127.0.0.1:9?from=a@example.org&to=b@example.org"},
+    ]
+    settings = desk.settings()
+    result = run_cli("--config", str(settings), "notify", "test")
+    assert result.exit_code == 1
+    lines = dict(line.split(" ", 1) for line in result.output.splitlines())
+    assert lines["mail"].endswith(": ok")
+    assert "FAILED" in lines["dead-mail"]
+    assert smtp_server.next_message().message["Subject"] == "summit-watch test alert"
+
+    only = run_cli("--config", str(settings), "notify", "test", "--target", "mail")
+    assert only.exit_code == 0
+    assert run_cli("--config", str(settings), "notify", "test", "--target", "nope").exit_code == 2
+
+
+# -- a dispatcher killed while sending --------------------------------------------------------------
+
+
+class GatedRecorder:
+    """An aiosmtpd handler that records mail and holds its answer to message number ``hold``
+    until ``release`` is set: the client is then waiting on the server, mid-send."""
+
+    def __init__(self, hold: int) -> None:
+        self.hold = hold
+        self.subjects: list[str] = []
+        self.held = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        self.subjects.append(str(message["Subject"]))
+        if len(self.subjects) == self.hold:
+            self.held.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 30)
+        return "250 OK"
+
+
+def test_a_dispatcher_killed_mid_send_loses_nothing_and_repeats_at_most_one(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """Eight rules hit one item; the CLI is SIGKILLed while the SMTP server holds the third
+    message. After a restart every alert is delivered, and at most one of them twice."""
+    gate = GatedRecorder(hold=3)
+    port = free_port()
+    controller = Controller(gate, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        rules = tmp_path / "rules"
+        rules.mkdir()
+        for n in range(1, 9):
+            spec = {"id": f"rule-{n}", "group_wait": 0, "match": {"all": ["putin", "visit"]}}
+            (rules / f"rule-{n}.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+        feed = desk.server.route("/wire.xml", Reply(200, rss(entry(1)).encode(), RSS_TYPE))
+        target = f"mailto://127.0.0.1:{port}?from=watch@example.org&to=desk@example.org"
+        settings = write_settings(
+            tmp_path / "kill.yaml",
+            desk.database,
+            {"wire": feed},
+            rules=str(rules),
+            targets=[{"name": "mail", "url": target, "pace": 0}],  # no sleeps between the 8 mails
+        )
+        environment = {**os.environ, "SUMMIT_WATCH_CONFIG": str(settings)}
+        command = [sys.executable, "-m", "watcher"]
+
+        first = subprocess.Popen(
+            [*command, "poll"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            assert gate.held.wait(60), "the third message never reached the SMTP server"
+            first.send_signal(signal.SIGKILL)
+            assert first.wait(10) == -signal.SIGKILL
+        finally:
+            first.kill()
+            first.communicate()
+        gate.release.set()
+
+        def summit_watch(*arguments: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*command, *arguments],
+                env=environment,
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+
+        second = summit_watch("notify", "send")
+        assert second.returncode == 0, second.stderr
+        status = summit_watch("notify", "status")
+        assert status.stdout.strip() == "no deliveries waiting"
+    finally:
+        controller.stop()
+
+    expected = {
+        f"[summit-watch] rule-{n}: Putin to visit New Delhi for the annual summit (1)" for n in range(1, 9)
+    }
+    assert set(gate.subjects) == expected  # none lost
+    assert 8 <= len(gate.subjects) <= 9  # at most the one in flight twice
