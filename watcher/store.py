@@ -541,6 +541,23 @@ class Store:
         with self._errors(), Session(self._engine) as session:
             return [_feed_state(row) for row in session.exec(query)]
 
+    def claim_feed(self, name: str, now: datetime, lease: timedelta) -> bool:
+        """Take the poll of feed ``name`` if it is due at ``now``: its next poll moves to ``now +
+        lease`` until the poll is recorded. False: not due (backing off) or another daemon took it."""
+        _check_aware(now, "now")
+        query = (
+            update(_FEED_TABLE)
+            .where(
+                _FEED_TABLE.c.name == name,
+                _FEED_TABLE.c.active,
+                ~_FEED_TABLE.c.gone,
+                _FEED_TABLE.c.next_poll <= now,
+            )
+            .values(next_poll=now + lease)
+        )
+        with self._errors(), self._engine.begin() as connection:
+            return connection.execute(query).rowcount == 1
+
     def record_poll(self, record: PollRecord) -> None:
         """Store the outcome of a poll.
 
@@ -880,6 +897,13 @@ class Store:
             query = query.where(_DELIVERY.c.id.in_(list(ids)))
         with self._errors(), self._engine.begin() as connection:
             return connection.execute(query).rowcount
+
+    def delivery_counts(self) -> dict[str, int]:
+        """How many deliveries are in each state (every state listed, zeros included)."""
+        query = select(_DELIVERY.c.state, func.count()).group_by(_DELIVERY.c.state)
+        with self._errors(), self._engine.connect() as connection:
+            found: dict[str, int] = dict(connection.execute(query).all())
+        return {state: found.get(state, 0) for state in DELIVERY_STATES}
 
     def next_delivery_at(self) -> datetime | None:
         """When the next delivery is due (None: nothing to send), for a dispatcher to sleep until."""
