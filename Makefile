@@ -1,19 +1,20 @@
 # summit-watch: the README's two commands are `make run` and `make test`.
 #
-#   make run     create .venv if needed, install the package, run the main job
+#   make run     create .venv if needed, install the package, run the daemon on the bundled example
+#                (examples/summit-watch.yaml: SQLite in .run/, local feeds from the seeds; Ctrl-C stops)
 #   make test    create .venv if needed, install with the test extras, then lint, type-check, test
 #   make lint    ruff check, ruff format --check, mypy
 #   make bench   the benchmarks (benchmarks/bench_match.py, benchmarks/bench_poll.py)
 #   make clean   remove .venv and every cache
 #
 # Variables: PYTHON (interpreter that creates the venv), SEEDS (seed articles for `make run`),
-# RULES (rule file or directory), PYTEST_ARGS and BENCH_ARGS (extra arguments).
+# EXAMPLE_CONFIG (settings file of `make run`), PYTEST_ARGS and BENCH_ARGS (extra arguments).
 # The package is reinstalled only when pyproject.toml changes (stamp files inside .venv).
 
 PYTHON ?= python3
 VENV ?= .venv
 SEEDS ?= ../shared/seeds
-RULES ?= rules
+EXAMPLE_CONFIG ?= examples/summit-watch.yaml
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
@@ -33,7 +34,8 @@ run: $(RUN_STAMP)
 		echo "make run: no seed articles ($(SEEDS)/*.txt): clone with shared/ beside the repo, or set SEEDS=DIR" >&2; \
 		exit 2; \
 	fi
-	$(BIN)/summit-watch rules test --rules $(RULES) $(SEEDS)/*.txt
+	$(BIN)/python scripts/sample_feeds.py $(SEEDS) .run
+	$(BIN)/summit-watch --config $(EXAMPLE_CONFIG) run
 
 test: lint
 	@status=0; \
@@ -55,7 +57,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_poll.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .run build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 $(BIN)/python:

@@ -163,7 +163,7 @@ def test_failures_are_retried_then_dead_and_sent_is_final(store: Store) -> None:
 
     assert store.retry_deliveries(NOW + timedelta(days=3)) == 1  # the dead one; never the sent one
     (revived,) = store.deliveries(("pending",))
-    assert (revived.id, revived.first_attempt) == (mail.id, None)
+    assert (revived.id, revived.first_attempt, revived.attempts) == (mail.id, None, 0)
     assert store.next_delivery_at() == NOW + timedelta(days=3)
 
 

@@ -20,6 +20,7 @@ from watcher import __version__
 from watcher.config import Config, ConfigError, find_config, load_config
 from watcher.errors import WatcherError
 from watcher.inputs import read_items
+from watcher.logs import configure as configure_logging
 from watcher.logs import quiet_apprise
 from watcher.matcher import Matcher
 from watcher.pipeline import FeedReport, PollSummary, poll
@@ -168,6 +169,21 @@ def rules_schema() -> None:
     click.echo(json.dumps(json_schema(), indent=2))
 
 
+@cli.command("run")
+@click.pass_obj
+def run_command(session: _Session) -> None:
+    """Run the daemon in the foreground (what systemd starts): poll, match, alert, until SIGTERM.
+
+    SIGHUP reloads the settings file and the rules; rule files are also reloaded when they
+    change. Logs go to stderr (info and up; -v for debug).
+    """
+    from watcher.service import Service
+
+    configure_logging(logging.DEBUG if session.verbose else logging.INFO)
+    quiet_apprise(debug=session.verbose >= 2)
+    raise SystemExit(Service(find_config(session.config_path)).run())
+
+
 @cli.command("poll")
 @click.option("--once", is_flag=True, help="Poll every feed now, due or not.")
 @click.option(
@@ -311,6 +327,57 @@ def feeds_status(session: _Session, fmt: str) -> None:
         for s in states
     ]
     _print_records(rows, fmt)
+
+
+@cli.command("status")
+@_FORMAT
+@click.pass_obj
+def status_command(session: _Session, fmt: str) -> None:
+    """Is everything working? Last poll, feeds ok and failing (with their errors), hits,
+    deliveries by state, and the rules on disk (loaded, or their errors).
+
+    It reports what the database holds, whether or not a daemon runs, and changes nothing. Exit status 0
+    when nothing needs attention; 1 when something does: a feed failing (its last poll failed,
+    or it is gone), a delivery dead (given up), or rule files that are invalid (a running daemon
+    keeps its last good rules meanwhile).
+    """
+    from watcher.errors import RulesError
+    from watcher.health import SHOWN_RULE_ERRORS, status_report
+
+    rules: RuleSet | RulesError
+    try:
+        rules = load_rules(session.config.rules)
+    except RulesError as e:
+        rules = e
+    store = session.open_store()
+    try:
+        report = status_report(store, rules, _now())
+    finally:
+        store.close()
+    if fmt == "json":
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"last poll: {_when(report.last_poll) or 'never'}")
+        unpolled = f", {report.feeds_unpolled} not polled yet" if report.feeds_unpolled else ""
+        click.echo(f"feeds: {report.feeds_ok} ok, {len(report.failing)} failing{unpolled}")
+        for feed in report.failing:
+            streak = "gone (HTTP 410)" if feed.gone else _count(feed.failures, "failure") + " in a row"
+            since = f", last success {_when(feed.last_success) or 'never'}"
+            click.echo(f"  {feed.name}: {feed.error or feed.outcome} ({streak}{since})")
+        since = f"since {_when(report.hits_since)}" if report.hits_since else "stored"
+        click.echo(f"hits: {report.hits} {since}")
+        click.echo("deliveries: " + ", ".join(f"{n} {state}" for state, n in report.deliveries.items()))
+        if report.rules is None:
+            click.echo(f"rules invalid: {_count(len(report.rule_errors), 'error')}")
+            for error in report.rule_errors[:SHOWN_RULE_ERRORS]:
+                click.echo(f"  {error}")
+            if len(report.rule_errors) > SHOWN_RULE_ERRORS:
+                click.echo("  ... (`summit-watch rules check` lists them all)")
+        else:
+            click.echo(f"rules: {report.rules} loaded, {report.rules_enabled} enabled")
+        click.echo(f"needs attention: {'; '.join(report.problems)}" if report.problems else "all well")
+    if report.problems:
+        raise SystemExit(1)
 
 
 @cli.group("notify", cls=_Group)

@@ -14,10 +14,10 @@ import re
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from watcher.errors import InvalidFileError, Problem
 from watcher.schema import ID_PATTERN, Duration, Names, StrictModel, Templates
@@ -79,6 +79,36 @@ class Defaults(StrictModel):
     cooldown: Duration = timedelta(0)
 
 
+def _check_listen(value: str) -> str:
+    from watcher.health import parse_listen  # http.server is imported only when health is configured
+
+    parse_listen(value)
+    return value
+
+
+class HealthConfig(StrictModel):
+    """The optional HTTP endpoint serving /healthz and Prometheus /metrics."""
+
+    listen: Annotated[str, AfterValidator(_check_listen)] = Field(
+        default="127.0.0.1:9750", description="host:port to listen on ([::1]:9750 for IPv6)."
+    )
+    allow_remote: bool = Field(
+        default=False,
+        description="Allow a non-loopback listen address: the endpoint has no authentication.",
+    )
+
+    @model_validator(mode="after")
+    def _loopback_only(self) -> Self:
+        from watcher.health import is_loopback, parse_listen
+
+        if not self.allow_remote and not is_loopback(parse_listen(self.listen)[0]):
+            raise ValueError(
+                f"listen {self.listen!r} is not a loopback address; the endpoint has no authentication, "
+                "so set allow_remote: true to listen there"
+            )
+        return self
+
+
 class Config(StrictModel):
     """The whole settings file."""
 
@@ -87,6 +117,11 @@ class Config(StrictModel):
     feeds: tuple[FeedConfig, ...] = ()
     targets: tuple[TargetConfig, ...] = ()
     defaults: Defaults = Defaults()
+    health: HealthConfig | None = Field(default=None, description="/healthz and /metrics; none by default.")
+    retention: Duration = Field(
+        default=timedelta(days=30),
+        description="Items no rule hit are deleted this long after they were fetched (hits are kept).",
+    )
 
     def interval(self, feed: FeedConfig) -> timedelta:
         """How often ``feed`` is polled."""
@@ -219,11 +254,22 @@ def _check_targets(doc: YamlDocument, targets: tuple[TargetConfig, ...], failed:
     return problems
 
 
+def _resolve_feed_path(feed: FeedConfig, base: Path) -> FeedConfig:
+    """``file:sample.xml`` (no ``//``) is a path relative to the settings file's directory."""
+    if not feed.url.startswith("file:") or feed.url.startswith("file://"):
+        return feed
+    return feed.model_copy(update={"url": (base / feed.url.removeprefix("file:")).resolve().as_uri()})
+
+
 def _resolve_paths(config: Config, base: Path) -> Config:
-    """Make the rules path and a relative SQLite path relative to the settings file's directory."""
+    """Make the rules path, a relative SQLite path and relative ``file:`` feeds relative to the
+    settings file's directory."""
     changes: dict[str, Any] = {}
     if not config.rules.is_absolute():
         changes["rules"] = base / config.rules
+    feeds = [_resolve_feed_path(feed, base) for feed in config.feeds]
+    if feeds != list(config.feeds):
+        changes["feeds"] = tuple(feeds)
     prefix = "sqlite:///"
     if config.database.startswith(prefix):
         file = config.database.removeprefix(prefix)

@@ -1,6 +1,8 @@
 """Logging set-up shared by the command line and the daemon."""
 
 import logging
+import os
+import sys
 
 
 def quiet_apprise(*, debug: bool = False) -> None:
@@ -14,3 +16,12 @@ def quiet_apprise(*, debug: bool = False) -> None:
     apprise_logger = logging.getLogger("apprise")
     apprise_logger.setLevel(logging.DEBUG if debug else logging.WARNING)
     apprise_logger.propagate = debug
+
+
+def configure(level: int) -> None:
+    """Log to stderr; without timestamps under journald, which adds its own (``$JOURNAL_STREAM``)."""
+    stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
+    logging.basicConfig(
+        level=level, format=stamp + "%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # "job executed" lines at INFO

@@ -9,6 +9,7 @@ it (nothing can be recorded), and it is raised as ``StorageError``.
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Collection
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from watcher.stories import STORY_WINDOW, Fingerprint, find_story, item_fingerpr
 log = logging.getLogger(__name__)
 
 INLINE_PARSES = 3  # bodies parsed in this process before a pool is started
+_STORY_JOINS = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -69,13 +71,16 @@ async def poll(
     feeds: Collection[str] | None = None,
     limits: FetchLimits | None = None,
     on_report: Callable[[FeedReport, int], None] | None = None,
+    sync: bool = True,
 ) -> PollSummary:
     """Poll the due feeds (or exactly ``feeds``, due or not) once; store items and hits.
 
     ``on_report(report, due)`` is called as each feed is done, with the number of feeds due.
+    ``sync``: first make the stored feeds match the config (the daemon does it once per load).
     """
     cycle = _Cycle(store, matcher, config)
-    store.sync_feeds(config.feeds, cycle.intervals, clock())
+    if sync:
+        store.sync_feeds(config.feeds, cycle.intervals, clock())
     due = store.due_feeds(clock(), feeds)
     reports = []
     with _Parsers() as parsers:
@@ -189,7 +194,15 @@ class _Cycle:
         return FeedReport(state.name, record.outcome, new_items, hits, record.error, record.redirected_to)
 
     def _join_stories(self, items: list[StoredItem], now: datetime) -> None:
-        """Put each newly hit item in the story of a near-duplicate from another outlet, else a new one."""
+        """Put each newly hit item in the story of a near-duplicate from another outlet, else a new one.
+
+        One join at a time in a process: two outlets' reports polled at once by the daemon's
+        threads would otherwise each look for the other before either had a story.
+        """
+        with _STORY_JOINS:
+            self._join_each(items, now)
+
+    def _join_each(self, items: list[StoredItem], now: datetime) -> None:
         for entry in items:
             candidates = [
                 (story, self._fingerprint(other))

@@ -890,13 +890,26 @@ class Store:
             update(_DELIVERY)
             .where(_DELIVERY.c.state.in_(("failed", "dead")))
             .values(
-                state="pending", next_attempt=now, first_attempt=None, claimed_until=None, claimed_by=None
+                state="pending",
+                attempts=0,  # the backoff starts again at its first delay
+                next_attempt=now,
+                first_attempt=None,
+                claimed_until=None,
+                claimed_by=None,
             )
         )
         if ids is not None:
             query = query.where(_DELIVERY.c.id.in_(list(ids)))
         with self._errors(), self._engine.begin() as connection:
             return connection.execute(query).rowcount
+
+    def hits_since(self, since: datetime) -> int:
+        """How many hits were stored at or after ``since``."""
+        _check_aware(since, "since")
+        query = select(func.count()).select_from(_HIT).where(_HIT.c.created_at >= since)
+        with self._errors(), self._engine.connect() as connection:
+            found: int = connection.execute(query).scalar_one()
+        return found
 
     def delivery_counts(self) -> dict[str, int]:
         """How many deliveries are in each state (every state listed, zeros included)."""

@@ -1,0 +1,408 @@
+"""The daemon (``summit-watch run``): the scheduler, live reloads, signals and systemd's protocol.
+
+An APScheduler 3 ``BackgroundScheduler`` runs one job per feed at its interval (with jitter;
+coalesced; never two polls of one feed at once), the outbox dispatcher, a watch on the rule files
+and the daily housekeeping, in a small thread pool. The main thread only waits for signals:
+SIGHUP reloads the settings and the rules, SIGTERM and SIGINT stop the scheduler, let in-flight
+work finish within ``STOP_DEADLINE`` and exit 0. Everything the daemon has not finished is in
+the database (due feeds, pending hits and deliveries), so a stop or a crash loses nothing.
+
+What a reload swaps is one frozen ``_Loaded`` value (settings, rules, matcher, targets, outbox):
+jobs read it once per run, so a job never sees half of an old load and half of a new one.
+"""
+
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Final, TextIO
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from watcher.config import Config, ConfigError, FeedConfig, load_config
+from watcher.errors import RulesError, WatcherError
+from watcher.health import HealthServer
+from watcher.matcher import Matcher
+from watcher.metrics import Metrics
+from watcher.notify import Target, build_targets
+from watcher.outbox import Outbox
+from watcher.pipeline import poll
+from watcher.rules import RuleSet, load_rules, rule_files
+from watcher.sdnotify import Notifier
+from watcher.store import Store, database_url
+
+log = logging.getLogger(__name__)
+
+STOP_DEADLINE: Final = 25.0  # seconds for in-flight polls and sends after SIGTERM (the unit allows 45)
+DISPATCH_EVERY: Final = timedelta(seconds=2)
+RULES_CHECK_EVERY: Final = timedelta(seconds=2)
+HOUSEKEEPING_EVERY: Final = timedelta(hours=6)
+STATUS_EVERY: Final = 30.0  # seconds between STATUS= lines to systemd
+POLL_LEASE: Final = timedelta(minutes=15)  # a claimed poll not recorded by then is due again
+MAX_JITTER: Final = timedelta(seconds=30)
+WORKERS: Final = 8
+
+
+class DaemonRunningError(WatcherError):
+    """Another daemon holds the SQLite database."""
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """Everything a reload replaces, replaced at once."""
+
+    config: Config
+    rules: RuleSet
+    matcher: Matcher
+    targets: dict[str, Target]
+    outbox: Outbox
+    rules_signature: tuple[tuple[str, int, int], ...]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _rules_signature(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """The rule files with their modification times and sizes: a change means "reload"."""
+    found = []
+    for file in rule_files(path) if path.exists() else []:
+        try:
+            status = file.stat()
+        except OSError:
+            continue
+        found.append((str(file), status.st_mtime_ns, status.st_size))
+    return tuple(found)
+
+
+class _DatabaseLock:
+    """One daemon per SQLite database: an exclusive ``flock`` on ``<database>.lock``.
+
+    (PostgreSQL may be shared: each poll and delivery is claimed in the database.)
+    """
+
+    def __init__(self, url: str) -> None:
+        parsed = database_url(url)
+        self._path = (
+            Path(f"{parsed.database}.lock")
+            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+            else None
+        )
+        self._file: TextIO | None = None
+
+    def acquire(self) -> None:
+        if self._path is None:
+            return
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        lock = self._path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown"
+            lock.close()
+            database = str(self._path)[: -len(".lock")]
+            raise DaemonRunningError(
+                f"another summit-watch daemon (pid {holder}) is running on {database}; "
+                "stop it first (one daemon per SQLite database; use PostgreSQL to run several)"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        self._file = lock
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing releases the flock
+            self._file = None
+
+
+class Service:
+    """The daemon of one settings file."""
+
+    def __init__(self, config_path: Path, *, clock: Callable[[], datetime] = _now) -> None:
+        self._config_path = config_path
+        self._clock = clock
+        self._notifier = Notifier.from_environment()
+        self._metrics = Metrics()
+        self._wake = threading.Event()
+        self._stop_requested = False
+        self._reload_requested = False
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(WORKERS)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        self._loaded_value: _Loaded | None = None
+        self._store_value: Store | None = None
+
+    @property
+    def _loaded(self) -> _Loaded:
+        if self._loaded_value is None:
+            raise RuntimeError("the daemon has not loaded its settings yet")
+        return self._loaded_value
+
+    @_loaded.setter
+    def _loaded(self, value: _Loaded) -> None:
+        self._loaded_value = value
+
+    @property
+    def _store(self) -> Store:
+        if self._store_value is None:
+            raise RuntimeError("the daemon has not opened its database yet")
+        return self._store_value
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until SIGTERM or SIGINT; return the exit code (0 after a clean stop)."""
+        self._install_signal_handlers()  # before anything slow: an early SIGHUP must not kill us
+        config = load_config(self._config_path)
+        rules = load_rules(config.rules)
+        lock = _DatabaseLock(config.database)
+        lock.acquire()
+        try:
+            store = self._store_value = Store.open(config.database)
+        except BaseException:
+            lock.release()
+            raise
+        health: HealthServer | None = None
+        try:
+            self._loaded = self._load(config, rules)
+            self._metrics.rules_loaded(len(rules.enabled))
+            self._sync_feeds(config)
+            self._schedule_feeds(config, first=True)
+            self._schedule_service_jobs()
+            if config.health is not None:
+                health = HealthServer(config.health, healthy=self._healthy, metrics=self._render_metrics)
+                health.start()
+            self._scheduler.start()
+            self._notifier.ready()
+            log.info(
+                "daemon_ready feeds=%d rules=%d targets=%s database=%s",
+                len(config.feeds),
+                len(rules.enabled),
+                ",".join(self._loaded.targets),
+                store.name,
+            )
+            self._report_status()
+            self._wait_for_signals()
+        finally:
+            self._stop()
+            if health is not None:
+                health.stop()
+            store.close()
+            lock.release()
+        return 0
+
+    def _wait_for_signals(self) -> None:
+        while True:
+            self._wake.wait(STATUS_EVERY)
+            self._wake.clear()
+            if self._stop_requested:
+                return
+            if self._reload_requested:
+                self._reload_requested = False
+                self._reload()
+            self._report_status()
+
+    def _stop(self) -> None:
+        """Stop scheduling, give in-flight jobs ``STOP_DEADLINE`` seconds, and leave the rest stored."""
+        self._notifier.stopping()
+        if not self._scheduler.running:
+            return
+        log.info("daemon_stopping deadline=%ss", STOP_DEADLINE)
+        self._scheduler.pause()
+        finisher = threading.Thread(target=self._scheduler.shutdown, kwargs={"wait": True}, daemon=True)
+        finisher.start()
+        finisher.join(STOP_DEADLINE)
+        if finisher.is_alive():
+            log.warning("daemon_stop_deadline_passed seconds=%s (unfinished work stays due)", STOP_DEADLINE)
+        else:
+            log.info("daemon_stopped")
+
+    def _install_signal_handlers(self) -> None:
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            self._stop_requested = True
+            self._wake.set()
+
+        def reload(signum: int, _frame: FrameType | None) -> None:
+            self._reload_requested = True
+            self._wake.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, reload)
+
+    # -- loading and reloading -------------------------------------------------------------------
+
+    def _load(self, config: Config, rules: RuleSet, targets: dict[str, Target] | None = None) -> _Loaded:
+        targets = targets if targets is not None else build_targets(config)
+        outbox = Outbox(self._store, rules, config, targets, clock=self._clock)
+        return _Loaded(config, rules, Matcher(rules), targets, outbox, _rules_signature(config.rules))
+
+    def _reload(self) -> None:
+        """SIGHUP: settings and rules read again; on any error the running ones stay."""
+        self._notifier.reloading()
+        log.info("daemon_reloading config=%s", self._config_path)
+        current = self._loaded
+        try:
+            config = load_config(self._config_path)
+        except ConfigError as e:
+            for problem in e.problems:
+                log.error("config_invalid %s (the running settings stay)", problem)
+            self._notifier.ready()
+            return
+        if config.database != current.config.database:
+            log.warning("config_database_changed (a new database takes effect after a restart)")
+            config = config.model_copy(update={"database": current.config.database})
+        rules = self._read_rules(config.rules) or current.rules
+        self._loaded = self._load(config, rules)
+        self._metrics.rules_loaded(len(rules.enabled))
+        self._store.sync_feeds(
+            config.feeds, {f.name: config.interval(f) for f in config.feeds}, self._clock()
+        )
+        self._schedule_feeds(config, first=False)
+        self._notifier.ready()
+        log.info("daemon_reloaded feeds=%d rules=%d", len(config.feeds), len(rules.enabled))
+
+    def _sync_feeds(self, config: Config) -> None:
+        self._store.sync_feeds(
+            config.feeds, {f.name: config.interval(f) for f in config.feeds}, self._clock()
+        )
+
+    def _read_rules(self, path: Path) -> RuleSet | None:
+        """The rules at ``path``, or None (every error logged) when they cannot be used."""
+        try:
+            return load_rules(path)
+        except RulesError as e:
+            for problem in e.problems:
+                log.error("rules_invalid %s (the running rules stay)", problem)
+            return None
+
+    def _check_rules(self) -> None:
+        """Reload the rules when a rule file changed, appeared or went away."""
+        current = self._loaded
+        signature = _rules_signature(current.config.rules)
+        if signature == current.rules_signature:
+            return
+        rules = self._read_rules(current.config.rules)
+        if rules is None:  # remember the broken state: its errors are logged once
+            self._loaded = _Loaded(
+                current.config, current.rules, current.matcher, current.targets, current.outbox, signature
+            )
+            return
+        self._loaded = self._load(current.config, rules, current.targets)
+        self._metrics.rules_loaded(len(rules.enabled))
+        log.info("rules_reloaded rules=%d path=%s", len(rules.enabled), current.config.rules)
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def _schedule_feeds(self, config: Config, *, first: bool) -> None:
+        """One job per feed at its interval; jobs of removed feeds go, changed ones are rescheduled."""
+        wanted = {feed.name: feed for feed in config.feeds}
+        for job in self._scheduler.get_jobs():
+            name = job.id.removeprefix("feed:")
+            if job.id.startswith("feed:") and name not in wanted:
+                job.remove()
+                log.info("feed_unscheduled feed=%s", name)
+        for feed in wanted.values():
+            self._schedule_feed(feed, config.interval(feed), first=first)
+
+    def _schedule_feed(self, feed: FeedConfig, interval: timedelta, *, first: bool) -> None:
+        job_id = f"feed:{feed.name}"
+        trigger = IntervalTrigger(seconds=interval.total_seconds(), jitter=_jitter(interval), timezone=UTC)
+        existing = self._scheduler.get_job(job_id)
+        if existing is not None:
+            if existing.trigger.interval != trigger.interval:
+                existing.reschedule(trigger)
+                log.info("feed_rescheduled feed=%s interval=%ss", feed.name, interval.total_seconds())
+            return
+        # The first run is now: the job polls only if the stored schedule says the feed is due.
+        self._scheduler.add_job(
+            self._poll_feed, trigger, args=[feed.name], id=job_id, name=job_id, next_run_time=self._clock()
+        )
+        if not first:
+            log.info("feed_scheduled feed=%s interval=%ss", feed.name, interval.total_seconds())
+
+    def _schedule_service_jobs(self) -> None:
+        now = self._clock()
+        every = {"seconds": DISPATCH_EVERY.total_seconds()}
+        self._scheduler.add_job(self._dispatch, "interval", **every, id="dispatch", next_run_time=now)
+        self._scheduler.add_job(
+            self._check_rules, "interval", seconds=RULES_CHECK_EVERY.total_seconds(), id="rules"
+        )
+        self._scheduler.add_job(
+            self._housekeeping,
+            "interval",
+            seconds=HOUSEKEEPING_EVERY.total_seconds(),
+            id="housekeeping",
+            next_run_time=now,
+        )
+        interval = self._notifier.watchdog_interval()
+        if interval is not None:
+            self._scheduler.add_job(self._notifier.watchdog, "interval", seconds=interval, id="watchdog")
+
+    def _poll_feed(self, name: str) -> None:
+        """Poll one feed if it is due by the stored schedule (backoff, Retry-After) and unclaimed."""
+        loaded, store = self._loaded, self._store
+        if not store.claim_feed(name, self._clock(), POLL_LEASE):
+            return
+        started = time.monotonic()
+        summary = asyncio.run(
+            poll(loaded.config, store, loaded.matcher, self._clock, feeds=[name], sync=False)
+        )
+        for report in summary.reports:
+            self._metrics.poll_done(report, time.monotonic() - started)
+            if report.hits:
+                log.info("feed_hits feed=%s new_items=%d hits=%d", name, report.new_items, report.hits)
+
+    def _dispatch(self) -> None:
+        loaded = self._loaded
+        loaded.outbox.plan()
+        for done in loaded.outbox.dispatch():
+            self._metrics.delivery_done(done.outcome)
+
+    def _housekeeping(self) -> None:
+        loaded, store = self._loaded, self._store
+        pruned = store.prune_items(self._clock() - loaded.config.retention)
+        if pruned:
+            log.info("items_pruned count=%d older_than=%s", pruned, loaded.config.retention)
+
+    # -- health ----------------------------------------------------------------------------------
+
+    def _report_status(self) -> None:
+        store = self._store
+        feeds = store.feeds()
+        failing = sum(1 for f in feeds if f.consecutive_failures or f.gone)
+        hits = store.hits_since(self._clock() - timedelta(days=1))
+        deliveries = store.delivery_counts()
+        waiting = deliveries["pending"] + deliveries["failed"]
+        self._notifier.status(
+            f"{len(feeds) - failing} feeds ok, {failing} failing; {hits} hits in 24 h; "
+            f"{waiting} deliveries pending, {deliveries['dead']} dead"
+        )
+
+    def _healthy(self) -> tuple[bool, str]:
+        if not self._scheduler.running:
+            return False, "scheduler not running"
+        return True, "ok"
+
+    def _render_metrics(self) -> str:
+        return self._metrics.render(self._store.delivery_counts())
+
+
+def _jitter(interval: timedelta) -> float:
+    """Spread polls of feeds sharing an interval: a tenth of it, at most ``MAX_JITTER``."""
+    return min(interval / 10, MAX_JITTER).total_seconds()
