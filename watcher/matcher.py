@@ -5,7 +5,8 @@ inflections) to the rule terms using it, and buckets of the forms that tolerate 
 letter and length. Matching an item then costs time in proportion to its text, not to the
 number of rules:
 
-1. each field's words are looked up in the index (set intersection, in C);
+1. one set difference (in C) drops each field's known words that are neither indexed nor
+   transliterations; the few words left are looked up in the index;
 2. words that are neither indexed nor known English words or names are compared (rapidfuzz,
    OSA distance) with the forms of their bucket, once per distinct word for the life of the
    matcher: the answer, typo or not, is remembered;
@@ -160,7 +161,7 @@ class Matcher:
         self._fields = tuple(f for f in FIELDS if any(f in r.fields for r in self._rules))
         self._build_word_index()
         self._typos: dict[str, dict[int, int]] = {}  # text word -> {word key: edits}
-        self._no_typo_words = set(self._known_words)  # grows with words found not to be typos
+        self._skipped_words = set(self._plain_words)  # grows with words found not to be typos
 
     # -- compiling ---------------------------------------------------------------------------
 
@@ -278,7 +279,9 @@ class Matcher:
                 variant = form[:-1] + ("y" if form[-1] == "i" else "i")
                 if variant not in exact:
                     self._transliterations.setdefault(variant, {})[key] = 1
-        self._transliterated_words = frozenset(self._transliterations)
+        # Known words that are neither indexed nor transliterations need no look-up: one set
+        # difference in C leaves only the few words of a field that do.
+        self._plain_words = self._known_words.difference(self._exact_words, self._transliterations)
 
     # -- matching ----------------------------------------------------------------------------
 
@@ -312,28 +315,28 @@ class Matcher:
         plain = plain_text(raw)
         field_words = words(plain)
         distinct = set(field_words)
-        exact = distinct & self._exact_words
-        word_keys = {word: self._exact[word] for word in exact}
+        # Indexed words and, if typos are allowed, words new to the matcher, typos, transliterations.
+        to_look_up = distinct - self._skipped_words if self._fuzzy_forms else distinct & self._exact_words
+        word_keys: dict[str, dict[int, int]] = {}
         found: dict[int, int] = {}
         phrases: set[int] = set()
-        for word in exact:
-            found.update(self._form_terms[word])
-            phrases.update(self._form_phrases[word])
-        if self._fuzzy_forms:
-            # Set operations in C leave only words never seen before or known to be typos.
-            unknown = distinct - self._no_typo_words
-            unknown |= distinct & self._transliterated_words
-            for word in unknown:
-                typo_of = self._typos.get(word)
-                if typo_of is None:
-                    typo_of = self._typo_of(word)
-                if typo_of:
-                    word_keys[word] = typo_of
-                    for key, edits in typo_of.items():
-                        for term in self._key_words[key]:
-                            if edits < found.get(term, edits + 1):
-                                found[term] = edits
-                        phrases.update(self._key_phrases[key])
+        for word in to_look_up:
+            exact = self._exact.get(word)
+            if exact is not None:
+                word_keys[word] = exact
+                found.update(self._form_terms[word])  # no edits: never worse than a typo's
+                phrases.update(self._form_phrases[word])
+                continue
+            typo_of = self._typos.get(word)
+            if typo_of is None:
+                typo_of = self._typo_of(word)
+            if typo_of:
+                word_keys[word] = typo_of
+                for key, edits in typo_of.items():
+                    for term in self._key_words[key]:
+                        if edits < found.get(term, edits + 1):
+                            found[term] = edits
+                    phrases.update(self._key_phrases[key])
         scan = _FieldScan(plain, field_words, word_keys)
         scan.found = found
         if phrases:
@@ -352,13 +355,13 @@ class Matcher:
                 _, key, allowed = self._fuzzy_forms[bucket.ids[position]]
                 if distance <= allowed and distance < found.get(key, allowed + 1):
                     found[key] = distance
-        if len(self._typos) + len(self._no_typo_words) >= len(self._known_words) + _TYPO_MEMORY_LIMIT:
+        if len(self._typos) + len(self._skipped_words) >= len(self._plain_words) + _TYPO_MEMORY_LIMIT:
             self._typos.clear()
-            self._no_typo_words = set(self._known_words)
+            self._skipped_words = set(self._plain_words)
         if found:
             self._typos[word] = found
         else:
-            self._no_typo_words.add(word)
+            self._skipped_words.add(word)
         return found
 
     def _find_phrases(self, scan: _FieldScan, phrases: set[int]) -> None:
