@@ -107,17 +107,21 @@ class _FieldScan:
         self.word_keys = word_keys  # surface word -> {word key: edits}
         self.found: dict[int, int] = {}  # indexed term -> fewest edits
         self.regex_found: dict[int, int | None] = {}
+        self._positions: dict[str, list[int]] = {}
 
     def positions(self, word: str) -> list[int]:
-        """Where a word occurs in the field (``list.index`` scans in C)."""
-        found = []
-        index = -1
-        try:
-            while True:
-                index = self.words.index(word, index + 1)
-                found.append(index)
-        except ValueError:
-            return found
+        """Where a word occurs in the field (``list.index`` scans in C; phrases and hits reuse it)."""
+        found = self._positions.get(word)
+        if found is None:
+            found = self._positions[word] = []
+            index = -1
+            try:
+                while True:
+                    index = self.words.index(word, index + 1)
+                    found.append(index)
+            except ValueError:
+                pass
+        return found
 
     @cached_property
     def offsets(self) -> list[tuple[int, int]]:
