@@ -44,6 +44,7 @@ from watcher.text import (
 _TYPO_MEMORY_LIMIT: Final = 500_000  # words remembered as typos or not
 _MIN_TYPO_LENGTH: Final = 3  # the shortest word that can be a typo (``fuzziness: 1``, 4 letters)
 _MIN_TRANSLITERATED_LENGTH: Final = 5
+_MIN_FILTERED_BUCKET: Final = 32  # smaller typo buckets are scored whole: filtering costs more
 _NO_EDITS: Final = 0
 _ANY: Final = -1  # the entry number of a rule's ``any`` list (``all`` entries are 0, 1, ...)
 
@@ -138,12 +139,39 @@ def _is_acronym(written: str) -> bool:
     return len(written) >= 2 and written.isupper()
 
 
+def _pieces(form: str, edits: int) -> list[str]:
+    """``edits`` + 1 two-letter pieces of ``form`` after its first letter, a letter apart ([] if too short).
+
+    An edit, a transposition too, breaks at most one of them, so a word within ``edits`` edits of
+    ``form`` contains one of them unbroken.
+    """
+    if len(form) < 3 * edits + 3:
+        return []
+    return [form[1 + 3 * piece : 3 + 3 * piece] for piece in range(edits + 1)]
+
+
 class _TypoBucket(NamedTuple):
     """The fuzzy forms a word of one first letter and length can be a typo of."""
 
     forms: list[str]
     ids: list[int]  # index of each form in ``Matcher._fuzzy_forms``
     max_edits: int
+    # For a large bucket: its forms (and ids) by their pieces (``_pieces``), and those too short
+    # to have pieces. A word is compared only with forms having a piece it contains.
+    by_piece: dict[str, tuple[list[str], list[int]]] | None
+    without_pieces: tuple[list[str], list[int]]
+
+    def candidates(self, word: str) -> tuple[list[str], list[int]]:
+        """The forms ``word`` may be a typo of (a form may come twice), and their ids."""
+        if self.by_piece is None:
+            return self.forms, self.ids
+        forms, ids = self.without_pieces[0][:], self.without_pieces[1][:]
+        for start in range(len(word) - 1):
+            with_piece = self.by_piece.get(word[start : start + 2])
+            if with_piece is not None:
+                forms += with_piece[0]
+                ids += with_piece[1]
+        return forms, ids
 
 
 class Matcher:
@@ -268,12 +296,7 @@ class Matcher:
         for i, (form, _, edits) in enumerate(self._fuzzy_forms):
             for length in range(max(len(form) - edits, _MIN_TYPO_LENGTH), len(form) + edits + 1):
                 buckets.setdefault((form[0], length), []).append(i)
-        self._typo_buckets = {
-            where: _TypoBucket(
-                [self._fuzzy_forms[i][0] for i in forms], forms, max(self._fuzzy_forms[i][2] for i in forms)
-            )
-            for where, forms in buckets.items()
-        }
+        self._typo_buckets = {where: self._typo_bucket(forms) for where, forms in buckets.items()}
         # Typos are looked up only for words that are neither indexed nor known English words,
         # but for transliterations of names, which vary in a final i/y (Sergei, Sergey).
         self._known_words = self._exact_words | known_words() if self._fuzzy_forms else self._exact_words
@@ -286,6 +309,21 @@ class Matcher:
         # Known words that are neither indexed nor transliterations need no look-up: one set
         # difference in C leaves only the few words of a field that do.
         self._plain_words = self._known_words.difference(self._exact_words, self._transliterations)
+
+    def _typo_bucket(self, ids: list[int]) -> _TypoBucket:
+        forms = [self._fuzzy_forms[i][0] for i in ids]
+        max_edits = max(self._fuzzy_forms[i][2] for i in ids)
+        if len(ids) < _MIN_FILTERED_BUCKET:
+            return _TypoBucket(forms, ids, max_edits, None, ([], []))
+        by_piece: dict[str, tuple[list[str], list[int]]] = {}
+        without_pieces: tuple[list[str], list[int]] = ([], [])
+        for i in ids:
+            form, _, edits = self._fuzzy_forms[i]
+            pieces = _pieces(form, edits)
+            for forms_ids in [by_piece.setdefault(piece, ([], [])) for piece in pieces] or [without_pieces]:
+                forms_ids[0].append(form)
+                forms_ids[1].append(i)
+        return _TypoBucket(forms, ids, max_edits, by_piece, without_pieces)
 
     # -- matching ----------------------------------------------------------------------------
 
@@ -352,11 +390,10 @@ class Matcher:
         found = dict(self._transliterations.get(word, {}))
         bucket = self._typo_buckets.get((word[0], len(word)))
         if bucket is not None and word.isalpha() and word not in self._known_words:
-            candidates = extract(
-                word, bucket.forms, scorer=OSA.distance, score_cutoff=bucket.max_edits, limit=None
-            )
+            forms, ids = bucket.candidates(word)
+            candidates = extract(word, forms, scorer=OSA.distance, score_cutoff=bucket.max_edits, limit=None)
             for _, distance, position in candidates:
-                _, key, allowed = self._fuzzy_forms[bucket.ids[position]]
+                _, key, allowed = self._fuzzy_forms[ids[position]]
                 if distance <= allowed and distance < found.get(key, allowed + 1):
                     found[key] = distance
         if len(self._typos) + len(self._skipped_words) >= len(self._plain_words) + _TYPO_MEMORY_LIMIT:
