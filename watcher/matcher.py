@@ -311,6 +311,7 @@ class Matcher:
         self._plain_words = self._known_words.difference(self._exact_words, self._transliterations)
 
     def _typo_bucket(self, ids: list[int]) -> _TypoBucket:
+        """The bucket of these fuzzy forms; a large one also files them by piece, to compare fewer."""
         forms = [self._fuzzy_forms[i][0] for i in ids]
         max_edits = max(self._fuzzy_forms[i][2] for i in ids)
         if len(ids) < _MIN_FILTERED_BUCKET:
@@ -320,7 +321,8 @@ class Matcher:
         for i in ids:
             form, _, edits = self._fuzzy_forms[i]
             pieces = _pieces(form, edits)
-            for forms_ids in [by_piece.setdefault(piece, ([], [])) for piece in pieces] or [without_pieces]:
+            places = [by_piece.setdefault(piece, ([], [])) for piece in pieces] or [without_pieces]
+            for forms_ids in places:
                 forms_ids[0].append(form)
                 forms_ids[1].append(i)
         return _TypoBucket(forms, ids, max_edits, by_piece, without_pieces)
