@@ -485,3 +485,53 @@ def test_a_rule_matches_the_same_alone_or_in_a_ruleset(
     assert {m.rule_id: m for m in together.match(item)} == found, "matching again gives the same"
     for rule_id, matcher in alone.items():
         assert found.get(rule_id) == next(iter(matcher.match(item)), None)
+
+
+# Enough words of one first letter and similar lengths that the typo buckets are large enough to
+# be filtered by pieces; each rule alone has small buckets, scored whole.
+_S_WORDS = [
+    "sabotage", "salinity", "sanction", "santorini", "satellite", "scandal", "scenario", "schedule",
+    "scrutiny", "seasonal", "secretary", "security", "sediment", "semantic", "senator", "sentence",
+    "sequence", "serenade", "settlement", "shipment", "shortage", "signature", "simulator", "skirmish",
+    "slovakia", "smuggler", "solidarity", "sovereign", "spectrum", "speculate", "sponsorship", "squadron",
+    "stability", "statement", "strategy", "subsidy", "summitry", "surveillance", "sustainable", "symposium",
+]  # fmt: skip
+_S_RULES = [make_rule({"all": [word]}, id=word) for word in _S_WORDS]
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+@st.composite
+def _typos(draw: st.DrawFn) -> str:
+    """A word of ``_S_WORDS`` with as many random edits (after its first letter) as it allows."""
+    word = list(draw(st.sampled_from(_S_WORDS)))
+    for _ in range(1 if len(word) <= 8 else 2):
+        at = draw(st.integers(1, len(word) - 1))
+        edit = draw(st.sampled_from(["substitute", "insert", "delete", "transpose"]))
+        if edit == "substitute":
+            word[at] = draw(st.sampled_from(_LETTERS))
+        elif edit == "insert":
+            word.insert(at, draw(st.sampled_from(_LETTERS)))
+        elif edit == "delete":
+            del word[at]
+        elif at + 1 < len(word):
+            word[at], word[at + 1] = word[at + 1], word[at]
+    return "".join(word)
+
+
+@pytest.fixture(scope="module")
+def s_matchers() -> tuple[Matcher, dict[str, Matcher]]:
+    together = Matcher(_S_RULES)
+    assert any(bucket.by_piece is not None for bucket in together._typo_buckets.values())
+    return together, {rule.id: Matcher([rule]) for rule in _S_RULES}
+
+
+@settings(max_examples=300, deadline=None)
+@given(typo=_typos())
+def test_large_typo_buckets_find_the_same_typos(
+    s_matchers: tuple[Matcher, dict[str, Matcher]], typo: str
+) -> None:
+    together, alone = s_matchers
+    item = Item(id="i", title=f"the {typo} today")
+    found = {m.rule_id: m for m in together.match(item)}
+    for rule_id, matcher in alone.items():
+        assert found.get(rule_id) == next(iter(matcher.match(item)), None)

@@ -5,7 +5,8 @@ inflections) to the rule terms using it, and buckets of the forms that tolerate 
 letter and length. Matching an item then costs time in proportion to its text, not to the
 number of rules:
 
-1. each field's words are looked up in the index (set intersection, in C);
+1. one set difference (in C) drops each field's known words that are neither indexed nor
+   transliterations; the few words left are looked up in the index;
 2. words that are neither indexed nor known English words or names are compared (rapidfuzz,
    OSA distance) with the forms of their bucket, once per distinct word for the life of the
    matcher: the answer, typo or not, is remembered;
@@ -43,6 +44,7 @@ from watcher.text import (
 _TYPO_MEMORY_LIMIT: Final = 500_000  # words remembered as typos or not
 _MIN_TYPO_LENGTH: Final = 3  # the shortest word that can be a typo (``fuzziness: 1``, 4 letters)
 _MIN_TRANSLITERATED_LENGTH: Final = 5
+_MIN_FILTERED_BUCKET: Final = 32  # smaller typo buckets are scored whole: filtering costs more
 _NO_EDITS: Final = 0
 _ANY: Final = -1  # the entry number of a rule's ``any`` list (``all`` entries are 0, 1, ...)
 
@@ -106,17 +108,21 @@ class _FieldScan:
         self.word_keys = word_keys  # surface word -> {word key: edits}
         self.found: dict[int, int] = {}  # indexed term -> fewest edits
         self.regex_found: dict[int, int | None] = {}
+        self._positions: dict[str, list[int]] = {}
 
     def positions(self, word: str) -> list[int]:
-        """Where a word occurs in the field (``list.index`` scans in C)."""
-        found = []
-        index = -1
-        try:
-            while True:
-                index = self.words.index(word, index + 1)
-                found.append(index)
-        except ValueError:
-            return found
+        """Where a word occurs in the field (``list.index`` scans in C; phrases and hits reuse it)."""
+        found = self._positions.get(word)
+        if found is None:
+            found = self._positions[word] = []
+            index = -1
+            try:
+                while True:
+                    index = self.words.index(word, index + 1)
+                    found.append(index)
+            except ValueError:
+                pass
+        return found
 
     @cached_property
     def offsets(self) -> list[tuple[int, int]]:
@@ -133,12 +139,39 @@ def _is_acronym(written: str) -> bool:
     return len(written) >= 2 and written.isupper()
 
 
+def _pieces(form: str, edits: int) -> list[str]:
+    """``edits`` + 1 two-letter pieces of ``form`` after its first letter, a letter apart ([] if too short).
+
+    An edit, a transposition too, breaks at most one of them, so a word within ``edits`` edits of
+    ``form`` contains one of them unbroken.
+    """
+    if len(form) < 3 * edits + 3:
+        return []
+    return [form[1 + 3 * piece : 3 + 3 * piece] for piece in range(edits + 1)]
+
+
 class _TypoBucket(NamedTuple):
     """The fuzzy forms a word of one first letter and length can be a typo of."""
 
     forms: list[str]
     ids: list[int]  # index of each form in ``Matcher._fuzzy_forms``
     max_edits: int
+    # For a large bucket: its forms (and ids) by their pieces (``_pieces``), and those too short
+    # to have pieces. A word is compared only with forms having a piece it contains.
+    by_piece: dict[str, tuple[list[str], list[int]]] | None
+    without_pieces: tuple[list[str], list[int]]
+
+    def candidates(self, word: str) -> tuple[list[str], list[int]]:
+        """The forms ``word`` may be a typo of (a form may come twice), and their ids."""
+        if self.by_piece is None:
+            return self.forms, self.ids
+        forms, ids = self.without_pieces[0][:], self.without_pieces[1][:]
+        for start in range(len(word) - 1):
+            with_piece = self.by_piece.get(word[start : start + 2])
+            if with_piece is not None:
+                forms += with_piece[0]
+                ids += with_piece[1]
+        return forms, ids
 
 
 class Matcher:
@@ -160,7 +193,7 @@ class Matcher:
         self._fields = tuple(f for f in FIELDS if any(f in r.fields for r in self._rules))
         self._build_word_index()
         self._typos: dict[str, dict[int, int]] = {}  # text word -> {word key: edits}
-        self._no_typo_words = set(self._known_words)  # grows with words found not to be typos
+        self._skipped_words = set(self._plain_words)  # grows with words found not to be typos
 
     # -- compiling ---------------------------------------------------------------------------
 
@@ -263,12 +296,7 @@ class Matcher:
         for i, (form, _, edits) in enumerate(self._fuzzy_forms):
             for length in range(max(len(form) - edits, _MIN_TYPO_LENGTH), len(form) + edits + 1):
                 buckets.setdefault((form[0], length), []).append(i)
-        self._typo_buckets = {
-            where: _TypoBucket(
-                [self._fuzzy_forms[i][0] for i in forms], forms, max(self._fuzzy_forms[i][2] for i in forms)
-            )
-            for where, forms in buckets.items()
-        }
+        self._typo_buckets = {where: self._typo_bucket(forms) for where, forms in buckets.items()}
         # Typos are looked up only for words that are neither indexed nor known English words,
         # but for transliterations of names, which vary in a final i/y (Sergei, Sergey).
         self._known_words = self._exact_words | known_words() if self._fuzzy_forms else self._exact_words
@@ -278,7 +306,26 @@ class Matcher:
                 variant = form[:-1] + ("y" if form[-1] == "i" else "i")
                 if variant not in exact:
                     self._transliterations.setdefault(variant, {})[key] = 1
-        self._transliterated_words = frozenset(self._transliterations)
+        # Known words that are neither indexed nor transliterations need no look-up: one set
+        # difference in C leaves only the few words of a field that do.
+        self._plain_words = self._known_words.difference(self._exact_words, self._transliterations)
+
+    def _typo_bucket(self, ids: list[int]) -> _TypoBucket:
+        """The bucket of these fuzzy forms; a large one also files them by piece, to compare fewer."""
+        forms = [self._fuzzy_forms[i][0] for i in ids]
+        max_edits = max(self._fuzzy_forms[i][2] for i in ids)
+        if len(ids) < _MIN_FILTERED_BUCKET:
+            return _TypoBucket(forms, ids, max_edits, None, ([], []))
+        by_piece: dict[str, tuple[list[str], list[int]]] = {}
+        without_pieces: tuple[list[str], list[int]] = ([], [])
+        for i in ids:
+            form, _, edits = self._fuzzy_forms[i]
+            pieces = _pieces(form, edits)
+            places = [by_piece.setdefault(piece, ([], [])) for piece in pieces] or [without_pieces]
+            for forms_ids in places:
+                forms_ids[0].append(form)
+                forms_ids[1].append(i)
+        return _TypoBucket(forms, ids, max_edits, by_piece, without_pieces)
 
     # -- matching ----------------------------------------------------------------------------
 
@@ -312,28 +359,28 @@ class Matcher:
         plain = plain_text(raw)
         field_words = words(plain)
         distinct = set(field_words)
-        exact = distinct & self._exact_words
-        word_keys = {word: self._exact[word] for word in exact}
+        # Indexed words and, if typos are allowed, words new to the matcher, typos, transliterations.
+        to_look_up = distinct - self._skipped_words if self._fuzzy_forms else distinct & self._exact_words
+        word_keys: dict[str, dict[int, int]] = {}
         found: dict[int, int] = {}
         phrases: set[int] = set()
-        for word in exact:
-            found.update(self._form_terms[word])
-            phrases.update(self._form_phrases[word])
-        if self._fuzzy_forms:
-            # Set operations in C leave only words never seen before or known to be typos.
-            unknown = distinct - self._no_typo_words
-            unknown |= distinct & self._transliterated_words
-            for word in unknown:
-                typo_of = self._typos.get(word)
-                if typo_of is None:
-                    typo_of = self._typo_of(word)
-                if typo_of:
-                    word_keys[word] = typo_of
-                    for key, edits in typo_of.items():
-                        for term in self._key_words[key]:
-                            if edits < found.get(term, edits + 1):
-                                found[term] = edits
-                        phrases.update(self._key_phrases[key])
+        for word in to_look_up:
+            exact = self._exact.get(word)
+            if exact is not None:
+                word_keys[word] = exact
+                found.update(self._form_terms[word])  # no edits: never worse than a typo's
+                phrases.update(self._form_phrases[word])
+                continue
+            typo_of = self._typos.get(word)
+            if typo_of is None:
+                typo_of = self._typo_of(word)
+            if typo_of:
+                word_keys[word] = typo_of
+                for key, edits in typo_of.items():
+                    for term in self._key_words[key]:
+                        if edits < found.get(term, edits + 1):
+                            found[term] = edits
+                    phrases.update(self._key_phrases[key])
         scan = _FieldScan(plain, field_words, word_keys)
         scan.found = found
         if phrases:
@@ -345,20 +392,19 @@ class Matcher:
         found = dict(self._transliterations.get(word, {}))
         bucket = self._typo_buckets.get((word[0], len(word)))
         if bucket is not None and word.isalpha() and word not in self._known_words:
-            candidates = extract(
-                word, bucket.forms, scorer=OSA.distance, score_cutoff=bucket.max_edits, limit=None
-            )
+            forms, ids = bucket.candidates(word)
+            candidates = extract(word, forms, scorer=OSA.distance, score_cutoff=bucket.max_edits, limit=None)
             for _, distance, position in candidates:
-                _, key, allowed = self._fuzzy_forms[bucket.ids[position]]
+                _, key, allowed = self._fuzzy_forms[ids[position]]
                 if distance <= allowed and distance < found.get(key, allowed + 1):
                     found[key] = distance
-        if len(self._typos) + len(self._no_typo_words) >= len(self._known_words) + _TYPO_MEMORY_LIMIT:
+        if len(self._typos) + len(self._skipped_words) >= len(self._plain_words) + _TYPO_MEMORY_LIMIT:
             self._typos.clear()
-            self._no_typo_words = set(self._known_words)
+            self._skipped_words = set(self._plain_words)
         if found:
             self._typos[word] = found
         else:
-            self._no_typo_words.add(word)
+            self._skipped_words.add(word)
         return found
 
     def _find_phrases(self, scan: _FieldScan, phrases: set[int]) -> None:
