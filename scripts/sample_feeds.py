@@ -7,6 +7,7 @@ The seed articles stay in ../shared/seeds (they are not copied into the reposito
     python scripts/sample_feeds.py SEEDS_DIR OUT_DIR
 """
 
+import re
 import sys
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -24,8 +25,8 @@ PUBLISHED = datetime(2025, 10, 7, 12, 0, tzinfo=UTC)
 def article_item(path: Path) -> str:
     """An RSS item: the first sentence as the title, the article as the description."""
     lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if lines and lines[0].startswith("date "):  # 001 carries a "date YYYY-MM-DD" header line
-        lines = lines[1:]
+    if lines:  # 001 starts with a "date YYYY-MM-DD" header on its first paragraph's line
+        lines[0] = re.sub(r"^date \d{4}-\d{2}-\d{2}\s*", "", lines[0])
     text = "\n\n".join(lines)
     title = text.split(". ")[0]
     if len(title) > 120:  # cut between words

@@ -22,6 +22,7 @@ from typing import IO, Any
 
 import pytest
 import yaml
+from conftest import REPO
 from httpserver import LoopbackServer, Reply
 from polling import Entry, rss, write_settings
 from smtpserver import SmtpServer
@@ -63,12 +64,13 @@ class Daemon:
 
     settings: Path
     notify: NotifySocket | None
+    environment: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[str] = field(init=False)
     lines: "queue.Queue[str]" = field(default_factory=queue.Queue)
     log: list[str] = field(default_factory=list)
 
     def start(self) -> "Daemon":
-        environment = {**os.environ, "SUMMIT_WATCH_CONFIG": str(self.settings)}
+        environment = {**os.environ, "SUMMIT_WATCH_CONFIG": str(self.settings), **self.environment}
         environment.pop("NOTIFY_SOCKET", None)
         if self.notify is not None:
             environment["NOTIFY_SOCKET"] = self.notify.path
@@ -278,3 +280,48 @@ def test_a_second_daemon_on_one_sqlite_database_refuses_to_start(
     assert any(f"another summit-watch daemon (pid {first.process.pid})" in line for line in second.log)
     first.signal(signal.SIGTERM)
     assert first.wait() == 0
+
+
+def test_the_bundled_example_alerts_on_stdout_within_a_minute_offline(
+    tmp_path: Path, seeds: list[Path], notify_socket: NotifySocket, daemons: list[Daemon]
+) -> None:
+    """What `make run` does, in a scratch copy: the example settings, the sample feeds written from
+    the seeds, no targets. Real outlets' feeds cannot be reached from here (no internet, or any
+    answer: they are polled in the background); the seeds' story alerts on stdout all the same."""
+    (tmp_path / "examples").mkdir()
+    shutil.copy(REPO / "examples" / "summit-watch.yaml", tmp_path / "examples")
+    shutil.copytree(REPO / "rules", tmp_path / "rules")
+    written = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "sample_feeds.py"),
+            str(seeds[0].parent),
+            str(tmp_path / ".run"),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert written.returncode == 0, written.stderr
+    daemon = Daemon(tmp_path / "examples" / "summit-watch.yaml", notify_socket).start()
+    daemons.append(daemon)
+    notify_socket.expect("READY=1")
+    daemon.expect_log(r"^\[summit-watch\] Modi-Putin phone call: ", timeout=60)
+    # One story: led by whichever outlet was stored first, the other "also".
+    daemon.expect_log(r"^Also reported by: (The Hindu|Hindustan Times) \(sample\)")
+    daemon.signal(signal.SIGINT)
+    assert daemon.wait() == 0
+
+
+def test_watchdog_pings_when_systemd_asks_for_them(
+    newsroom: Newsroom, notify_socket: NotifySocket, daemons: list[Daemon]
+) -> None:
+    """WatchdogSec=: systemd sets WATCHDOG_USEC (and WATCHDOG_PID); WATCHDOG=1 comes every half of it."""
+    newsroom.write_rule("visit", VISIT)
+    daemon = Daemon(newsroom.settings(), notify_socket, {"WATCHDOG_USEC": "400000"}).start()
+    daemons.append(daemon)
+    notify_socket.expect("READY=1")
+    notify_socket.expect("WATCHDOG=1", timeout=5)
+    notify_socket.expect("WATCHDOG=1", timeout=5)
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait() == 0
