@@ -27,6 +27,9 @@ from httpserver import LoopbackServer, Reply
 from polling import Entry, rss, write_settings
 from smtpserver import SmtpServer
 
+from watcher.service import Service
+from watcher.store import StorageError
+
 RSS_TYPE = {"Content-Type": "application/rss+xml; charset=utf-8"}
 WAIT = 30.0  # seconds any single expected event may take at most
 
@@ -325,3 +328,23 @@ def test_watchdog_pings_when_systemd_asks_for_them(
     notify_socket.expect("WATCHDOG=1", timeout=5)
     daemon.signal(signal.SIGTERM)
     assert daemon.wait() == 0
+
+
+def test_a_job_failing_as_expected_is_logged_and_a_bug_stops_the_daemon(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unreachable database is the job's failure, retried at its next run; a bug is fatal (exit 1)."""
+    service = Service(tmp_path / "unused.yaml")
+
+    def storage_down() -> None:
+        raise StorageError("database sqlite:///x.db: disk I/O error")
+
+    def bug() -> None:
+        raise KeyError("oops")
+
+    service._guarded(storage_down)()
+    assert "job_failed job=storage_down error=database sqlite:///x.db: disk I/O error" in caplog.text
+    assert not service._crashed
+    service._guarded(bug)()
+    assert "job_crashed job=bug" in caplog.text
+    assert service._crashed

@@ -13,6 +13,7 @@ jobs read it once per run, so a job never sees half of an old load and half of a
 
 import asyncio
 import fcntl
+import functools
 import logging
 import os
 import signal
@@ -138,6 +139,7 @@ class Service:
         self._metrics = Metrics()
         self._wake = threading.Event()
         self._stop_requested = False
+        self._crashed = False
         self._reload_requested = False
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -166,7 +168,7 @@ class Service:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def run(self) -> int:
-        """Run until SIGTERM or SIGINT; return the exit code (0 after a clean stop)."""
+        """Run until SIGTERM or SIGINT; return the exit code: 0 after a clean stop, 1 after a bug in a job."""
         self._install_signal_handlers()  # before anything slow: an early SIGHUP must not kill us
         config = load_config(self._config_path)
         rules = load_rules(config.rules)
@@ -204,7 +206,7 @@ class Service:
                 health.stop()
             store.close()
             lock.release()
-        return 0
+        return 1 if self._crashed else 0
 
     def _wait_for_signals(self) -> None:
         while True:
@@ -249,6 +251,9 @@ class Service:
 
     def _load(self, config: Config, rules: RuleSet, targets: dict[str, Target] | None = None) -> _Loaded:
         targets = targets if targets is not None else build_targets(config)
+        for rule in rules.enabled:
+            for name in sorted(set(rule.notify or ()) - set(targets)):
+                log.error("rule_unknown_target rule=%s target=%s (its alerts to it will fail)", rule.id, name)
         outbox = Outbox(self._store, rules, config, targets, clock=self._clock)
         return _Loaded(config, rules, Matcher(rules), targets, outbox, _rules_signature(config.rules))
 
@@ -331,20 +336,48 @@ class Service:
             return
         # The first run is now: the job polls only if the stored schedule says the feed is due.
         self._scheduler.add_job(
-            self._poll_feed, trigger, args=[feed.name], id=job_id, name=job_id, next_run_time=self._clock()
+            self._guarded(self._poll_feed),
+            trigger,
+            args=[feed.name],
+            id=job_id,
+            name=job_id,
+            next_run_time=self._clock(),
         )
         if not first:
             log.info("feed_scheduled feed=%s interval=%ss", feed.name, interval.total_seconds())
 
+    def _guarded(self, job: Callable[..., None]) -> Callable[..., None]:
+        """``job`` with its failures handled: an expected one (the database unreachable, say) is logged
+        and the job runs again at its next time; anything else is a bug, logged with its traceback,
+        and stops the daemon with exit status 1 so that systemd restarts it."""
+
+        @functools.wraps(job)
+        def guarded(*args: object) -> None:
+            try:
+                job(*args)
+            except WatcherError as e:
+                log.error("job_failed job=%s error=%s", job.__name__.strip("_"), e)
+            except Exception:
+                log.exception("job_crashed job=%s (stopping: a bug)", job.__name__.strip("_"))
+                self._crashed = self._stop_requested = True
+                self._wake.set()
+
+        return guarded
+
     def _schedule_service_jobs(self) -> None:
         now = self._clock()
         every = {"seconds": DISPATCH_EVERY.total_seconds()}
-        self._scheduler.add_job(self._dispatch, "interval", **every, id="dispatch", next_run_time=now)
         self._scheduler.add_job(
-            self._check_rules, "interval", seconds=RULES_CHECK_EVERY.total_seconds(), id="rules"
+            self._guarded(self._dispatch), "interval", **every, id="dispatch", next_run_time=now
         )
         self._scheduler.add_job(
-            self._housekeeping,
+            self._guarded(self._check_rules),
+            "interval",
+            seconds=RULES_CHECK_EVERY.total_seconds(),
+            id="rules",
+        )
+        self._scheduler.add_job(
+            self._guarded(self._housekeeping),
             "interval",
             seconds=HOUSEKEEPING_EVERY.total_seconds(),
             id="housekeeping",
