@@ -4,7 +4,7 @@
 #                (examples/summit-watch.yaml: SQLite in .run/, local feeds from the seeds; Ctrl-C stops)
 #   make test    create .venv if needed, install with the test extras, then lint, type-check, test
 #   make lint    ruff check, ruff format --check, mypy
-#   make bench   the benchmarks (benchmarks/bench_match.py, benchmarks/bench_poll.py)
+#   make bench   the benchmarks (benchmarks/bench_match.py, bench_poll.py, bench_history.py)
 #   make clean   remove .venv and every cache
 #
 # Variables: PYTHON (interpreter that creates the venv), SEEDS (seed articles for `make run`),
@@ -55,6 +55,7 @@ lint: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_match.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/bench_poll.py
+	$(BIN)/python benchmarks/bench_history.py
 
 clean:
 	rm -rf $(VENV) .run build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

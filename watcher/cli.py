@@ -4,6 +4,8 @@ Exit codes: 0 success, 1 an operational failure, 2 invalid usage, rules or input
 """
 
 import asyncio
+import csv
+import itertools
 import json
 import logging
 import sys
@@ -25,9 +27,12 @@ from watcher.logs import quiet_apprise
 from watcher.matcher import Matcher
 from watcher.pipeline import FeedReport, PollSummary, poll
 from watcher.rules import RuleSet, json_schema, load_rules
-from watcher.store import Store
+from watcher.store import HitDetail, HitOrder, HitQuery, HitRecord, Store
 
 if TYPE_CHECKING:  # imported where used: Apprise takes a while to import, `rules check` never needs it
+    from datetime import tzinfo
+
+    from watcher.history import Period
     from watcher.notify import Target
     from watcher.outbox import Dispatched, Outbox
 
@@ -133,16 +138,52 @@ def rules_check(session: _Session, path: Path | None) -> None:
     help="Rule file or directory (default: the settings file's rules, else ./rules).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line per (item, rule) match.")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--stored",
+    is_flag=True,
+    help="Backtest: run the rules over the items in the database instead of INPUT files, and "
+    "compare with the hits recorded for them (new and lost matches).",
+)
+@click.option(
+    "--since", metavar="WHEN", help="With --stored: items fetched since WHEN (30d, a date...; default 30d)."
+)
+@click.option("--until", metavar="WHEN", help="With --stored: items fetched before WHEN (default now).")
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_obj
-def rules_test(session: _Session, rules_path: Path | None, as_json: bool, inputs: Sequence[Path]) -> None:
-    """Run the rules over INPUT files and show what matches.
+def rules_test(
+    session: _Session,
+    *,
+    rules_path: Path | None,
+    as_json: bool,
+    stored: bool,
+    since: str | None,
+    until: str | None,
+    inputs: Sequence[Path],
+) -> None:
+    """Run the rules over INPUT files, or the stored items (--stored), and show what matches.
 
     An INPUT is a JSON Lines file of items (.jsonl: id, title, summary, content, link,
     published, source), an RSS/Atom file, or a text file (its content is the item, its name
     the id).
+
+    With --stored (and no INPUT) the rules run over the items fetched in the window, each
+    rule's `feeds` applied, and the result is compared with the hits recorded for those items:
+    "new" matches (no hit recorded) and "lost" ones (a hit recorded, no match now), per rule.
     """
-    matcher = Matcher(load_rules(rules_path or session.default_rules()))
+    if stored and inputs:
+        raise click.UsageError("--stored runs the rules over the stored items: give it no INPUT files")
+    if not stored and not inputs:
+        ctx = click.get_current_context()
+        param = next(p for p in ctx.command.params if p.name == "inputs")
+        hint = "Give INPUT files, or --stored to backtest the rules on the stored items."
+        raise click.MissingParameter(hint, ctx=ctx, param=param)
+    if not stored and (since or until):
+        raise click.UsageError("--since and --until go with --stored")
+    ruleset = load_rules(rules_path or session.default_rules())
+    matcher = Matcher(ruleset)
+    if stored:
+        _backtest(session, ruleset, matcher, since=since or "30d", until=until, as_json=as_json)
+        return
     items = read_items(list(inputs))
     rows = [(match, item) for item in items for match in matcher.match(item)]
     if as_json:
@@ -161,6 +202,70 @@ def rules_test(session: _Session, rules_path: Path | None, as_json: bool, inputs
     click.echo(
         f"{_count(len(items), 'item')}, {matched_items} matched, {_count(len(rows), 'match', 'matches')}"
     )
+
+
+def _backtest(
+    session: _Session, ruleset: RuleSet, matcher: Matcher, *, since: str, until: str | None, as_json: bool
+) -> None:
+    """``rules test --stored``: the rules over the stored items, against the recorded hits."""
+    from watcher.backtest import backtest
+    from watcher.history import zone
+
+    start, end = _window(since, until, zone(utc=False))
+    config = session.config
+    tags = {feed.name: frozenset(feed.tags) for feed in config.feeds}
+    store = session.open_store()
+    try:
+        recorded = store.recorded_hits(start, end)
+        result = backtest(store.iter_items(start, end), matcher, recorded, {r.id for r in ruleset}, tags)
+    finally:
+        store.close()
+    if as_json:
+        for row in result.rows:
+            record: dict[str, Any] = {"item": row.item, "rule": row.rule, "score": row.score}
+            record["matched"] = list(row.terms)
+            if row.change is not None:
+                record["change"] = row.change
+            click.echo(json.dumps(record, ensure_ascii=False))
+        return
+    table = [
+        (str(r.item), r.feed, r.rule, str(r.score), r.change or "", _shorten(r.title, 60))
+        for r in result.rows
+    ]
+    _print_table(("ITEM", "FEED", "RULE", "SCORE", "CHANGE", "TITLE"), table)
+    if table:
+        click.echo()
+    counts = [*result.rules.values(), result.total()]
+    summary = [(c.rule, str(c.matches), str(c.recorded), str(c.new), str(c.lost)) for c in counts]
+    _print_table(("RULE", "MATCHES", "RECORDED", "NEW", "LOST"), summary)
+    total = result.total()
+    click.echo(
+        f"{_count(result.items, 'item')} fetched {_when(start)} .. {_when(end)}: "
+        f"{_count(total.matches, 'match', 'matches')}, {total.new} new, {total.lost} lost"
+    )
+
+
+def _window(since: str, until: str | None, tz: "tzinfo") -> tuple[datetime, datetime]:
+    """--since and --until (durations back from now, dates in ``tz``, ISO times) as UTC times."""
+    from watcher.history import parse_when
+
+    now = _now()
+    try:
+        start = parse_when(since, now, tz)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--since") from e
+    try:
+        end = now if until is None else parse_when(until, now, tz)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--until") from e
+    if end <= start:
+        raise click.BadParameter(f"{_when(end)} is not after --since ({_when(start)})", param_hint="--until")
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def _shorten(text: str, width: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 @rules.command("schema")
@@ -483,6 +588,444 @@ def notify_send(session: _Session) -> None:
     _echo_dispatched(dispatched)
 
 
+# -- hit history: hits, hits show, stories -----------------------------------------------------------
+
+_HIT_FIELDS = (
+    "id",
+    "created_at",
+    "rule",
+    "score",
+    "terms",
+    "item",
+    "feed",
+    "source",
+    "title",
+    "link",
+    "published",
+    "story",
+    "alert",
+)
+_TABLE_CHUNK = 1000  # a table's column widths are those of its first rows: the rest streams
+_TITLE_WIDTH = 60
+_BOLD = ("\x1b[1m", "\x1b[0m")
+
+
+def _history_window(
+    since: str | None, until: str | None, tz: "tzinfo"
+) -> tuple[datetime | None, datetime | None]:
+    """--since and --until of `hits` and `stories` (both optional) as UTC times."""
+    from watcher.history import parse_when
+
+    now = _now()
+    bounds: list[datetime | None] = []
+    for value, hint in ((since, "--since"), (until, "--until")):
+        try:
+            bounds.append(None if value is None else parse_when(value, now, tz).astimezone(UTC))
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint=hint) from e
+    start, end = bounds
+    if start is not None and end is not None and end <= start:
+        raise click.BadParameter(
+            f"{_local(end, tz, 'seconds')} is not after --since ({_local(start, tz, 'seconds')})",
+            param_hint="--until",
+        )
+    return start, end
+
+
+def _local(moment: datetime, tz: "tzinfo", timespec: str = "minutes") -> str:
+    """A time in ``tz`` (local time, or UTC with --utc), its offset shown: 2025-12-01 14:30+05:30."""
+    return moment.astimezone(tz).isoformat(sep=" ", timespec=timespec)
+
+
+def _hit_row(hit: HitRecord, tz: "tzinfo") -> dict[str, Any]:
+    """A hit as a JSON Lines object or CSV row (times ISO 8601 with their offset)."""
+    return {
+        "id": hit.id,
+        "created_at": hit.created_at.astimezone(tz).isoformat(timespec="seconds"),
+        "rule": hit.rule,
+        "score": hit.score,
+        "terms": list(hit.terms),
+        "item": hit.item_id,
+        "feed": hit.feed,
+        "source": hit.source,
+        "title": hit.title,
+        "link": hit.link,
+        "published": hit.published.astimezone(tz).isoformat(timespec="seconds"),
+        "story": hit.story_id if hit.story_id is not None else hit.item_id,
+        "alert": hit.alert_id,
+    }
+
+
+class _Echo:
+    """A file-like ``write`` on click's stdout, for ``csv.writer``."""
+
+    def write(self, text: str) -> int:
+        click.echo(text, nl=False)
+        return len(text)
+
+
+@cli.group("hits", cls=_Group, invoke_without_command=True)
+@click.option(
+    "--rule", "rule_ids", multiple=True, metavar="RULE", help="Only hits of this rule (repeatable)."
+)
+@click.option(
+    "--feed", "feed_names", multiple=True, metavar="FEED", help="Only items of this feed (repeatable)."
+)
+@click.option(
+    "--since", metavar="WHEN", help="Hits stored since WHEN: a duration back (7d, 12h), a date or a time."
+)
+@click.option("--until", metavar="WHEN", help="Hits stored before WHEN (the same forms).")
+@click.option("--search", metavar="TEXT", help="Only items whose title or summary contains TEXT (any case).")
+@click.option(
+    "--sort",
+    "order",
+    type=click.Choice(["newest", "oldest", "score"]),
+    default="newest",
+    show_default=True,
+    help="By time stored, or best score first.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
+)
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=50, show_default=True, help="At most N hits (0: all)."
+)
+@click.option("--utc", is_flag=True, help="Times in UTC (default: local time, from TZ).")
+@click.pass_context
+def hits_group(
+    ctx: click.Context,
+    *,
+    rule_ids: tuple[str, ...],
+    feed_names: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    search: str | None,
+    order: HitOrder,
+    fmt: str,
+    limit: int,
+    utc: bool,
+) -> None:
+    """The stored hits, newest first, with their items (`hits show ID`: one hit in full).
+
+    --format json prints one JSON object per line (JSON Lines), csv a header row then one row
+    per hit; both stream, so --limit 0 exports any number of hits.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from watcher.history import zone
+
+    if search is not None and not search.strip():
+        raise click.BadParameter("give some text to search for", param_hint="--search")
+    tz = zone(utc)
+    start, end = _history_window(since, until, tz)
+    query = HitQuery(
+        rules=rule_ids,
+        feeds=feed_names,
+        since=start,
+        until=end,
+        search=search,
+        order=order,
+        limit=None if limit == 0 else limit + 1,  # one more: is there more than shown?
+    )
+    session: _Session = ctx.obj
+    store = session.open_store()
+    try:
+        found = store.hits(query)
+        shown = itertools.islice(found, limit or None)
+        count = _echo_hit_table(shown, tz) if fmt == "table" else _echo_hit_records(shown, tz, fmt)
+        more = next(found, None) is not None  # also lets the query finish: its connection is returned
+    finally:
+        store.close()
+    filtered = rule_ids or feed_names or since or until or search
+    if count == 0:
+        click.echo("no hits match these filters" if filtered else "no hits stored yet", err=fmt != "table")
+    elif more and fmt == "table":
+        click.echo(f"({_count(count, 'hit')} shown; there are more: --limit N shows N, --limit 0 all)")
+
+
+def _echo_hit_table(hits: Iterator[HitRecord], tz: "tzinfo") -> int:
+    header = ("ID", "TIME", "RULE", "SCORE", "FEED", "TITLE")
+    widths: list[int] | None = None
+    count = 0
+    while chunk := list(itertools.islice(hits, _TABLE_CHUNK)):
+        rows = [
+            (
+                str(h.id),
+                _local(h.created_at, tz),
+                h.rule,
+                str(h.score),
+                h.feed,
+                _shorten(h.title, _TITLE_WIDTH),
+            )
+            for h in chunk
+        ]
+        if widths is None:
+            widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+            rows.insert(0, header)
+        for row in rows:
+            click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        count += len(chunk)
+    return count
+
+
+def _echo_hit_records(hits: Iterator[HitRecord], tz: "tzinfo", fmt: str) -> int:
+    writer = None
+    if fmt == "csv":
+        writer = csv.DictWriter(_Echo(), fieldnames=_HIT_FIELDS)
+        writer.writeheader()
+    count = 0
+    for hit in hits:
+        row = _hit_row(hit, tz)
+        if writer is None:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            writer.writerow({**row, "terms": "; ".join(row["terms"])})
+        count += 1
+    return count
+
+
+@hits_group.command("show")
+@click.argument("hit_id", metavar="ID", type=int)
+@click.option("--utc", is_flag=True, help="Times in UTC (default: local time, from TZ).")
+@click.pass_obj
+def hits_show(session: _Session, hit_id: int, utc: bool) -> None:
+    """One hit in full: its item, the matched terms highlighted, the other outlets of its story,
+    and each delivery of its alert with its state."""
+    from watcher.history import zone
+
+    store = session.open_store()
+    try:
+        detail = store.hit(hit_id)
+    finally:
+        store.close()
+    if detail is None:
+        raise click.BadParameter(f"no hit {hit_id} (`summit-watch hits` lists them)", param_hint="ID")
+    tz = zone(utc)
+    hit, stored = detail.hit, detail.item
+    item = stored.item
+    title, snippet = _highlighted(detail)
+    click.echo(f"hit {hit.id} · rule {hit.rule} · score {hit.score} · {_local(hit.created_at, tz)}")
+    click.echo(title)
+    outlet = f"{item.source} ({stored.feed})" if item.source else stored.feed
+    published = f"published {_local(item.published, tz)}" if item.published else "no date"
+    click.echo(f"{outlet} · {published}")
+    if item.link:
+        click.echo(item.link)
+    click.echo(f"matched: {', '.join(hit.terms)}")
+    if snippet:
+        click.echo(snippet)
+    click.echo()
+    if detail.story:
+        click.echo(f"story {detail.story_id}, also reported by:")
+        for other in detail.story:
+            name = f"{other.item.source} ({other.feed})" if other.item.source else other.feed
+            when = _local(other.item.published, tz) if other.item.published else "no date"
+            link = f" · {other.item.link}" if other.item.link else ""
+            click.echo(f"  {name} · {when}{link}")
+    else:
+        click.echo(f"story {detail.story_id}: no other outlet")
+    if detail.alert_id is None:
+        click.echo("alert: none yet (the hit is pending)")
+        return
+    click.echo(f"alert {detail.alert_id}: {_count(len(detail.deliveries), 'delivery', 'deliveries')}")
+    rows = []
+    for d in detail.deliveries:
+        if d.state == "sent" and d.sent_at is not None:
+            when = f"sent {_local(d.sent_at, tz)}"
+        elif d.state in ("pending", "failed"):
+            when = f"next try {_local(d.next_attempt, tz)}"
+        else:
+            when = "given up"
+        rows.append((d.target, d.state, _count(d.attempts, "attempt"), when, d.last_error or ""))
+    for line in _table_lines(("TARGET", "STATE", "ATTEMPTS", "WHEN", "LAST ERROR"), rows):
+        click.echo(f"  {line}")
+
+
+def _highlighted(detail: HitDetail) -> tuple[str, str | None]:
+    """The hit's title and a snippet around its first hit in the text, the matched words bold on a
+    terminal (``*word*`` otherwise, or with NO_COLOR set), as alert messages show them."""
+    import os
+
+    from watcher.alerts import Report, StoryEntry
+    from watcher.messages import highlighted_text
+    from watcher.text import plain_text
+
+    item = detail.item.item
+    entry = StoryEntry(
+        story_id=detail.story_id,
+        lead=Report(
+            item_id=detail.item.id,
+            feed=detail.item.feed,
+            source=item.source or detail.item.feed,
+            title=item.title,
+            link=item.link,
+            published=item.published,
+        ),
+        text={field: plain_text(getattr(item, field)) for field in ("title", "summary", "content")},
+        hits=detail.hit.hits,
+    )
+    bold = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return highlighted_text(entry, _BOLD) if bold else highlighted_text(entry)
+
+
+def _table_lines(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+
+
+@cli.command("stories")
+@click.option(
+    "--rule", "rule_ids", multiple=True, metavar="RULE", help="Only hits of this rule (repeatable)."
+)
+@click.option(
+    "--since", metavar="WHEN", help="Stories with hits since WHEN: a duration back (7d), a date, a time."
+)
+@click.option("--until", metavar="WHEN", help="Stories with hits before WHEN (the same forms).")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=50, show_default=True, help="At most N stories (0: all)."
+)
+@_FORMAT
+@click.option("--utc", is_flag=True, help="Times in UTC (default: local time, from TZ).")
+@click.pass_obj
+def stories_command(
+    session: _Session,
+    *,
+    rule_ids: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    limit: int,
+    fmt: str,
+    utc: bool,
+) -> None:
+    """The stories with hits, one line each (the same event reported by several outlets is one
+    story): outlets, first and last seen, hits and rules; the latest hit first."""
+    from watcher.history import zone
+
+    tz = zone(utc)
+    start, end = _history_window(since, until, tz)
+    store = session.open_store()
+    try:
+        found = store.stories(since=start, until=end, rules=rule_ids, limit=limit or None)
+    finally:
+        store.close()
+    if fmt == "json":
+        rows = [
+            {
+                "story": s.id,
+                "headline": s.headline,
+                "outlets": list(s.outlets),
+                "feeds": list(s.feeds),
+                "first_seen": s.first_seen.astimezone(tz).isoformat(timespec="seconds"),
+                "last_seen": s.last_seen.astimezone(tz).isoformat(timespec="seconds"),
+                "hits": s.hits,
+                "rules": list(s.rules),
+            }
+            for s in found
+        ]
+        _print_records(rows, fmt)
+        return
+    if not found:
+        filtered = rule_ids or since or until
+        click.echo("no stories match these filters" if filtered else "no stories stored yet")
+        return
+    table = [
+        (
+            str(s.id),
+            _local(s.first_seen, tz),
+            _local(s.last_seen, tz),
+            str(s.hits),
+            ", ".join(s.rules),
+            ", ".join(s.outlets),
+            _shorten(s.headline, _TITLE_WIDTH),
+        )
+        for s in found
+    ]
+    _print_table(("STORY", "FIRST SEEN", "LAST SEEN", "HITS", "RULES", "OUTLETS", "HEADLINE"), table)
+
+
+@cli.command("stats")
+@click.option("--rule", "rule_ids", multiple=True, metavar="RULE", help="Only this rule (repeatable).")
+@click.option("--by", type=click.Choice(["day", "week"]), default="day", show_default=True, help="Period.")
+@click.option(
+    "--since", default="30d", show_default=True, metavar="WHEN", help="A duration back, a date, a time."
+)
+@click.option("--until", metavar="WHEN", help="End of the window (default now).")
+@click.option("--utc", is_flag=True, help="Periods in UTC (default: local time).")
+@click.option(
+    "--png", "png_path", type=click.Path(path_type=Path, dir_okay=False), help="Also save the chart as a PNG."
+)
+@_FORMAT
+@click.pass_obj
+def stats_command(
+    session: _Session,
+    *,
+    rule_ids: tuple[str, ...],
+    by: "Period",
+    since: str,
+    until: str | None,
+    utc: bool,
+    png_path: Path | None,
+    fmt: str,
+) -> None:
+    """Hits per rule per day or week, drawn as a bar chart (--format json: the counts).
+
+    Periods are local days or ISO weeks (Monday first) in the local time zone (TZ), or UTC with
+    --utc; the first period starts at the start of the day or week holding --since.
+    """
+    import shutil
+
+    from watcher.history import (
+        can_draw_blocks,
+        chart_rules,
+        local_midnight,
+        period_bounds,
+        period_start,
+        render_chart,
+        require_plot,
+        write_png,
+        zone,
+        zone_name,
+    )
+
+    if png_path is not None:
+        require_plot()  # before any work: a missing extra is a usage error
+    tz = zone(utc)
+    start, end = _window(since, until, tz)
+    start = local_midnight(period_start(start.astimezone(tz).date(), by), tz)
+    store = session.open_store()
+    try:
+        found = store.hit_counts(start, end, rule_ids, by, tz)
+    finally:
+        store.close()
+    periods = [day for day, _, _ in period_bounds(start, end, by, tz)]
+    shown = chart_rules(found, rule_ids)
+    counts = {(day, rule): count for day, rule, count in found}
+    if fmt == "json":
+        rows = [
+            {"period": day.isoformat(), "rule": rule, "hits": counts.get((day, rule), 0)}
+            for day in periods
+            for rule in shown
+        ]
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        where = zone_name(tz, end)
+        first, last = periods[0], end.astimezone(tz).date()
+        click.echo(f"hits per {by}, {first} .. {last} ({where})")
+        if not shown:
+            click.echo("no hits")
+        columns = shutil.get_terminal_size().columns
+        blocks = can_draw_blocks(getattr(sys.stdout, "encoding", None))
+        for line in render_chart(counts, periods, shown, by=by, columns=columns, blocks=blocks):
+            click.echo(line)
+    if png_path is not None:
+        title = f"summit-watch: hits per {by}, {periods[0]} .. {end.astimezone(tz).date()}"
+        write_png(png_path, counts, periods, shown, title=title)
+        click.echo(f"chart saved to {png_path}", err=True)
+
+
 @cli.group("db", cls=_Group)
 def db_group() -> None:
     """The database."""
@@ -501,6 +1044,82 @@ def db_upgrade(session: _Session) -> None:
         click.echo(f"database at revision {after} (up to date)")
     else:
         click.echo(f"database upgraded from revision {before or '(empty)'} to {after}")
+
+
+@db_group.command("prune")
+@click.option(
+    "--older-than",
+    "age",
+    required=True,
+    metavar="AGE",
+    help="Cutoff as a duration back from now (180d, 26w).",
+)
+@click.option(
+    "--hits", "with_hits", is_flag=True, help="Also delete the hits older than AGE (and their alerts)."
+)
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+@click.pass_obj
+def db_prune(session: _Session, age: str, with_hits: bool, dry_run: bool) -> None:
+    """Delete the items fetched more than AGE ago that no rule hit; with --hits, also the hits
+    older than AGE, then their alerts and items. Hits not alerted yet, or whose alert has a
+    pending or failed delivery, are kept.
+    """
+    from watcher.schema import parse_duration
+
+    try:
+        delta = parse_duration(age)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--older-than") from e
+    assert isinstance(delta, timedelta)
+    store = session.open_store()
+    try:
+        report = store.prune(_now() - delta, hits=with_hits, dry_run=dry_run)
+    finally:
+        store.close()
+    verb = "would delete" if dry_run else "deleted"
+    cutoff = _when(report.older_than)
+    click.echo(f"{verb} {_count(report.items, 'item')} fetched before {cutoff} that no rule hit")
+    if with_hits:
+        click.echo(
+            f"{verb} {_count(report.hits, 'hit')} created before {cutoff}, "
+            f"{_count(report.alerts, 'alert')}, {_count(report.deliveries, 'delivery', 'deliveries')}"
+        )
+        if report.kept_hits:
+            click.echo(
+                f"kept {_count(report.kept_hits, 'older hit')}: not alerted yet, "
+                "or with a pending or failed delivery"
+            )
+    elif report.kept_hits:
+        click.echo(f"kept {_count(report.kept_hits, 'hit')} created before {cutoff} (--hits deletes them)")
+    if dry_run:
+        click.echo("dry run: nothing was deleted")
+
+
+@db_group.command("vacuum")
+@click.pass_obj
+def db_vacuum(session: _Session) -> None:
+    """Give the space of deleted rows back to the system and refresh the query planner's
+    statistics (SQLite: VACUUM, PRAGMA optimize; PostgreSQL: VACUUM (ANALYZE))."""
+    store = session.open_store()
+    try:
+        report = store.vacuum()
+    finally:
+        store.close()
+    for statement in report.statements:
+        click.echo(f"ran {statement}")
+    what = "database file" if report.backend == "sqlite" else "summit-watch tables"
+    click.echo(f"{what}: {_size(report.size_before)} before, {_size(report.size_after)} after")
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "unknown"
+    amount = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if amount < 1024 or unit == "GiB":
+            return f"{size} bytes" if unit == "bytes" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{size} bytes"
 
 
 def _when(moment: datetime | None) -> str | None:

@@ -9,6 +9,7 @@ Bodies longer than the target accepts lose whole trailing stories ("… and 2 mo
 part of one: text is only ever cut before markup is added, so a tag or a ``**`` is never cut.
 """
 
+import dataclasses
 import html
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -95,6 +96,14 @@ class _Style:
     entry: str
     separator: str
     more: str  # with {more} for "2 more stories"
+
+
+def highlighted_text(story: StoryEntry, mark: tuple[str, str] = ("*", "*")) -> tuple[str, str | None]:
+    """A story's headline and snippet (None: no text beyond the title) as plain text, the matched
+    terms between ``mark`` (``*term*``, or a terminal's bold), as `hits show` prints them."""
+    style = dataclasses.replace(_TEXT, mark=mark)
+    snippet = _snippet(story)
+    return _excerpt(_headline(story), style), None if snippet is None else _excerpt(snippet, style)
 
 
 def _escape_markdown(text: str) -> str:

@@ -16,10 +16,10 @@ import hashlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Literal, Self
 
 from alembic import command
 from alembic.config import Config
@@ -31,6 +31,7 @@ from sqlalchemy import (
     Engine,
     Index,
     MetaData,
+    Row,
     Table,
     UniqueConstraint,
     bindparam,
@@ -59,7 +60,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from watcher.config import FeedConfig
 from watcher.errors import WatcherError
-from watcher.items import Item
+from watcher.items import FeedRef, Item
 from watcher.matcher import TermHit
 
 MIGRATIONS: Final = Path(__file__).parent / "migrations"
@@ -200,6 +201,110 @@ class Delivery:
     sent_at: datetime | None
 
 
+# -- history: value types ------------------------------------------------------------------------
+
+HitOrder = Literal["newest", "oldest", "score"]
+
+
+@dataclass(frozen=True)
+class HitQuery:
+    """Which stored hits ``Store.hits`` returns, in which order."""
+
+    rules: tuple[str, ...] = ()  # any of these rule ids (empty: all)
+    feeds: tuple[str, ...] = ()  # any of these feed names (empty: all)
+    since: datetime | None = None  # hit created_at >= since (aware)
+    until: datetime | None = None  # hit created_at < until (aware)
+    search: str | None = None  # case-insensitive substring of item title or summary
+    order: HitOrder = "newest"
+    limit: int | None = 100  # None: all (exports stream them)
+
+
+@dataclass(frozen=True)
+class HitRecord:
+    """A stored hit with what a listing shows of its item."""
+
+    id: int
+    rule: str
+    score: int
+    terms: tuple[str, ...]
+    created_at: datetime
+    item_id: int
+    feed: str
+    title: str
+    link: str | None
+    source: str | None
+    published: datetime
+    story_id: int | None
+    alert_id: int | None
+
+
+@dataclass(frozen=True)
+class HitDetail:
+    """One hit in full: its item with its text, the other items of its story, its alert's deliveries."""
+
+    hit: StoredHit
+    item: StoredItem
+    story_id: int  # the story's first item's id (the item's own id when it was never grouped)
+    story: tuple[StoredItem, ...]  # the story's other items, first published first
+    alert_id: int | None  # None while the hit is pending
+    deliveries: tuple[Delivery, ...]  # of its alert, oldest first
+
+
+@dataclass(frozen=True)
+class StorySummary:
+    """One story (items of several outlets about one event) with hits in a period."""
+
+    id: int  # the story's first item's id
+    headline: str  # the title of its first item
+    outlets: tuple[str, ...]  # each item's source (the feed's own title, else the feed name), in order seen
+    feeds: tuple[str, ...]  # the feeds of its items, in order seen
+    first_seen: datetime  # when its first item was fetched
+    last_seen: datetime  # when its last item was fetched
+    hits: int  # hits of the period (and rules) asked for
+    rules: tuple[str, ...]  # the rules of those hits, by id
+
+
+# -- backtest and housekeeping: value types --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordedHit:
+    """A stored hit as a backtest compares it: which rule hit which item, with what."""
+
+    item: int
+    rule: str
+    score: int
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What ``Store.prune`` deleted (or, on a dry run, would delete) and what it kept."""
+
+    older_than: datetime
+    items: int  # items deleted: fetched before the cutoff, no hit (left)
+    hits: int  # hits deleted (only when asked)
+    alerts: int  # alerts deleted once all their hits were gone
+    deliveries: int  # sent or dead deliveries of those alerts
+    kept_hits: int  # hits older than the cutoff kept: all without ``hits``, else the pending ones
+    dry_run: bool
+
+
+@dataclass(frozen=True)
+class VacuumReport:
+    """What ``Store.vacuum`` ran, and the size of the database (SQLite) or of summit-watch's
+    tables (PostgreSQL) before and after, in bytes."""
+
+    backend: str  # "sqlite" | "postgresql"
+    statements: tuple[str, ...]
+    size_before: int | None
+    size_after: int | None
+
+
+_BATCH: Final = 1000  # rows fetched at a time by a streamed backtest
+
+# -- end of backtest and housekeeping: value types ------------------------------------------------
+
 # -- tables --------------------------------------------------------------------------------------
 
 
@@ -292,6 +397,7 @@ class _HitRow(_Row, table=True):
         # item_id first: the same index serves "the hits of an item" (pruning, `hits show`).
         UniqueConstraint("item_id", "rule_id"),
         Index(None, "rule_id", "created_at"),
+        Index(None, "score", "created_at"),  # `hits --sort score`: best first without sorting every hit
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -949,6 +1055,274 @@ class Store:
             for row in connection.execute(query)
         ]
 
+    # -- history -----------------------------------------------------------------------------
+    # What ``summit-watch hits`` and ``stories`` ask: listings streamed in constant memory.
+
+    def hits(self, query: HitQuery) -> Iterator[HitRecord]:
+        """The hits ``query`` selects with their items, streamed in constant memory (a server-side
+        cursor on PostgreSQL, SQLite's own row-by-row cursor), ``yield_per`` rows at a time.
+
+        The connection stays open until the iterator is exhausted or closed: close it (or use
+        ``contextlib.closing``) when stopping early.
+        """
+        for name in ("since", "until"):
+            moment = getattr(query, name)
+            if moment is not None:
+                _check_aware(moment, name)
+        if query.limit is not None and query.limit < 0:
+            raise ValueError(f"limit must be None or >= 0, got {query.limit}")
+        dense_feeds = False
+        if query.feeds and query.limit is not None and self._engine.dialect.name == "sqlite":
+            dense_feeds = self._feed_items(query.feeds) > _DENSE_FEED_ITEMS
+        return self._stream_hits(_hits_statement(query, dense_feeds=dense_feeds))
+
+    def _feed_items(self, feeds: Sequence[str]) -> int:
+        query = select(func.count()).select_from(_ITEM).where(_ITEM.c.feed.in_(list(feeds)))
+        with self._errors(), self._engine.connect() as connection:
+            found: int = connection.execute(query).scalar_one()
+        return found
+
+    def hit(self, id: int) -> HitDetail | None:
+        """The hit ``id`` with its item, its story's other items and its alert's deliveries
+        (None: no such hit)."""
+        query = core_select(_HIT, _ITEM).join(_ITEM, _ITEM.c.id == _HIT.c.item_id).where(_HIT.c.id == id)
+        with self._errors(), self._engine.connect() as connection:
+            row = connection.execute(query).one_or_none()
+            if row is None:
+                return None
+            hit_columns = len(_HIT.c)
+            hit_row = dict(zip(_HIT.c.keys(), row[:hit_columns], strict=True))
+            item_row = dict(zip(_ITEM.c.keys(), row[hit_columns:], strict=True))
+            story = item_row["story_id"] if item_row["story_id"] is not None else item_row["id"]
+            others = (
+                _ITEM.select()
+                .where(or_(_ITEM.c.story_id == story, _ITEM.c.id == story), _ITEM.c.id != item_row["id"])
+                .order_by(_ITEM.c.published, _ITEM.c.id)
+            )
+            story_items = tuple(_stored_item(other) for other in connection.execute(others).mappings())
+            alert = hit_row["alert_id"]
+            deliveries = (
+                () if alert is None else tuple(self._deliveries(connection, _DELIVERY.c.alert_id == alert))
+            )
+        return HitDetail(
+            hit=_stored_hit(hit_row),
+            item=_stored_item(item_row),
+            story_id=story,
+            story=story_items,
+            alert_id=alert,
+            deliveries=deliveries,
+        )
+
+    def stories(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        rules: Collection[str] = (),
+        limit: int | None = 50,
+    ) -> list[StorySummary]:
+        """The stories with hits created in [since, until) (of ``rules``, if any), the one with the
+        latest such hit first; at most ``limit`` (None: all). An item never grouped is a story
+        of its own."""
+        conditions = _hit_conditions(rules=tuple(rules), since=since, until=until)
+        story = func.coalesce(_ITEM.c.story_id, _ITEM.c.id)
+        latest = func.max(_HIT.c.created_at)
+        grouped = (
+            core_select(story, func.count(), latest)
+            .join_from(_HIT, _ITEM, _ITEM.c.id == _HIT.c.item_id)
+            .where(*conditions)
+            .group_by(story)
+            .order_by(latest.desc(), story.desc())
+        )
+        if limit is not None:
+            grouped = grouped.limit(limit)
+        with self._errors(), self._engine.connect() as connection:
+            counts: dict[int, int] = {key: count for key, count, _ in connection.execute(grouped)}
+            rules_of: dict[int, set[str]] = {key: set() for key in counts}
+            items_of: dict[int, list[Mapping[Any, Any]]] = {key: [] for key in counts}
+            keys = list(counts)
+            for start in range(0, len(keys), _STORY_BATCH):
+                batch = keys[start : start + _STORY_BATCH]
+                rule_query = (
+                    core_select(story, _HIT.c.rule_id)
+                    .join_from(_HIT, _ITEM, _ITEM.c.id == _HIT.c.item_id)
+                    .where(*conditions, or_(_ITEM.c.story_id.in_(batch), _ITEM.c.id.in_(batch)))
+                    .distinct()
+                )
+                for key, rule in connection.execute(rule_query):
+                    if key in rules_of:
+                        rules_of[key].add(rule)
+                item_query = (
+                    _ITEM.select()
+                    .where(or_(_ITEM.c.story_id.in_(batch), _ITEM.c.id.in_(batch)))
+                    .order_by(_ITEM.c.fetched_at, _ITEM.c.id)
+                )
+                for row in connection.execute(item_query).mappings():
+                    key = row["story_id"] if row["story_id"] is not None else row["id"]
+                    if key in items_of:
+                        items_of[key].append(row)
+        return [_story_summary(key, items_of[key], count, rules_of[key]) for key, count in counts.items()]
+
+    def _stream_hits(self, statement: Any) -> Iterator[HitRecord]:
+        with self._errors(), self._engine.connect() as connection:
+            streaming = connection.execution_options(stream_results=True, yield_per=_YIELD_PER)
+            for row in streaming.execute(statement):
+                yield _hit_record(row)
+
+    # -- backtest and housekeeping ---------------------------------------------------------------
+    # ``stats``, ``rules test --stored``, ``db prune`` and ``db vacuum``.
+
+    def hit_counts(
+        self,
+        since: datetime,
+        until: datetime,
+        rules: Collection[str] = (),
+        by: Literal["day", "week"] = "day",
+        tz: tzinfo = UTC,
+    ) -> list[tuple[date, str, int]]:
+        """How many hits each rule (of ``rules``; empty: every rule) had in each period (a day or an
+        ISO week in ``tz``) overlapping [since, until): (first day of the period, rule, count),
+        by period then rule, periods without hits left out.
+
+        The period boundaries are computed in Python (so a day is a local day, DST included, on
+        either database) and each period is counted by the database with the created_at index.
+        """
+        from watcher.history import period_bounds
+
+        _check_aware(since, "since")
+        _check_aware(until, "until")
+        conditions = [_HIT.c.rule_id.in_(list(rules))] if rules else []
+        start, end = (
+            bindparam("start", type_=_HIT.c.created_at.type),
+            bindparam("end", type_=_HIT.c.created_at.type),
+        )
+        query = (
+            select(_HIT.c.rule_id, func.count())
+            .where(_HIT.c.created_at >= start, _HIT.c.created_at < end, *conditions)
+            .group_by(_HIT.c.rule_id)
+            .order_by(_HIT.c.rule_id)
+        )
+        found: list[tuple[date, str, int]] = []
+        with self._errors(), self._engine.connect() as connection:
+            for day, lower, upper in period_bounds(since, until, by, tz):
+                rows = connection.execute(query, {"start": lower, "end": upper})
+                found.extend((day, rule, count) for rule, count in rows)
+        return found
+
+    def iter_items(self, since: datetime, until: datetime) -> Iterator[tuple[StoredItem, FeedRef]]:
+        """The items fetched in [since, until), oldest id first, each with its feed's name and
+        stored tags; streamed in constant memory (close the iterator when stopping early)."""
+        _check_aware(since, "since")
+        _check_aware(until, "until")
+        query = (
+            core_select(_ITEM, _FEED.c.tags.label("feed_tags"))
+            .join(_FEED, _FEED.c.name == _ITEM.c.feed)
+            .where(_ITEM.c.fetched_at >= since, _ITEM.c.fetched_at < until)
+            .order_by(_ITEM.c.id)
+        )
+        return self._stream_items(query)
+
+    def _stream_items(self, query: Any) -> Iterator[tuple[StoredItem, FeedRef]]:
+        with self._errors(), self._engine.connect() as connection:
+            streaming = connection.execution_options(stream_results=True, yield_per=_BATCH)
+            for row in streaming.execute(query).mappings():
+                yield _stored_item(row), FeedRef(row["feed"], frozenset(row["feed_tags"] or ()))
+
+    def recorded_hits(self, since: datetime, until: datetime) -> dict[tuple[int, str], RecordedHit]:
+        """The hits on the items fetched in [since, until) (those ``iter_items`` gives), by
+        (item id, rule id): what a backtest of that window compares with."""
+        _check_aware(since, "since")
+        _check_aware(until, "until")
+        query = (
+            select(_HIT.c.item_id, _HIT.c.rule_id, _HIT.c.score, _HIT.c.terms)
+            .join(_ITEM, _ITEM.c.id == _HIT.c.item_id)
+            .where(_ITEM.c.fetched_at >= since, _ITEM.c.fetched_at < until)
+        )
+        with self._errors(), self._engine.connect() as connection:
+            streaming = connection.execution_options(stream_results=True, yield_per=_BATCH)
+            return {
+                (item, rule): RecordedHit(item, rule, score, tuple(terms))
+                for item, rule, score, terms in streaming.execute(query)
+            }
+
+    def prune(self, older_than: datetime, *, hits: bool = False, dry_run: bool = False) -> PruneReport:
+        """Delete the items fetched before ``older_than`` that no rule hit; with ``hits``, first the
+        hits created before it, then the alerts left without hits (and their sent or dead
+        deliveries), so their items go too. One transaction, rolled back on a ``dry_run``.
+
+        Hits still on their way are never deleted, and counted in ``kept_hits``: hits not in an
+        alert yet, and hits of an alert with a pending or failed delivery. Item keys stay in
+        ``seen``: a pruned item still in its feed is not new again.
+        """
+        _check_aware(older_than, "older_than")
+        old = _HIT.c.created_at < older_than
+        on_their_way = or_(
+            _HIT.c.alert_id.is_(None),
+            _HIT.c.alert_id.in_(select(_DELIVERY.c.alert_id).where(_DELIVERY.c.state.in_(_DUE_STATES))),
+        )
+        hit_count = select(func.count()).select_from(_HIT)
+        deleted_hits = alerts = deliveries = 0
+        with self._errors(), self._engine.connect() as connection, connection.begin() as transaction:
+            if hits:
+                kept = connection.execute(hit_count.where(old, on_their_way)).scalar_one()
+                deleted_hits = connection.execute(delete(_HIT).where(old, ~on_their_way)).rowcount
+                no_hit = ~exists().where(_HIT.c.alert_id == _DELIVERY.c.alert_id)
+                done = _DELIVERY.c.state.in_(("sent", "dead"))
+                deliveries = connection.execute(delete(_DELIVERY).where(done, no_hit)).rowcount
+                alerts = connection.execute(
+                    delete(_ALERT).where(
+                        ~exists().where(_HIT.c.alert_id == _ALERT.c.id),
+                        ~exists().where(_DELIVERY.c.alert_id == _ALERT.c.id),
+                    )
+                ).rowcount
+            else:
+                kept = connection.execute(hit_count.where(old)).scalar_one()
+            items = connection.execute(
+                delete(_ITEM).where(
+                    _ITEM.c.fetched_at < older_than, ~exists().where(_HIT.c.item_id == _ITEM.c.id)
+                )
+            ).rowcount
+            if dry_run:
+                transaction.rollback()
+        return PruneReport(older_than, items, deleted_hits, alerts, deliveries, kept, dry_run)
+
+    def vacuum(self) -> VacuumReport:
+        """Give the space of deleted rows back and refresh the planner's statistics: SQLite
+        ``VACUUM`` and ``PRAGMA optimize`` (then a WAL checkpoint, so the file shrinks);
+        PostgreSQL ``VACUUM (ANALYZE)`` of summit-watch's tables (outside a transaction)."""
+        with self._errors(), self._engine.connect() as plain:
+            connection = plain.execution_options(isolation_level="AUTOCOMMIT")
+            if connection.dialect.name == "sqlite":
+                statements: tuple[str, ...] = ("VACUUM", "PRAGMA optimize", "PRAGMA wal_checkpoint(TRUNCATE)")
+                size = self._sqlite_size
+            else:
+                tables = ", ".join(connection.dialect.identifier_preparer.quote(t) for t in METADATA.tables)
+                statements = (f"VACUUM (ANALYZE) {tables}",)
+                size = self._postgresql_size
+            before = size(connection)
+            for statement in statements:
+                connection.exec_driver_sql(statement).close()
+            after = size(connection)
+        return VacuumReport(connection.dialect.name, statements, before, after)
+
+    def _sqlite_size(self, connection: Connection) -> int:
+        """The database file and its write-ahead log on disk (pages in use for an in-memory one)."""
+        path = self._engine.url.database
+        if path and path != ":memory:" and not path.startswith("file:") and Path(path).exists():
+            return sum(p.stat().st_size for p in (Path(path), Path(path + "-wal")) if p.exists())
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar_one()
+        page_size = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
+        return int(pages) * int(page_size)
+
+    def _postgresql_size(self, connection: Connection) -> int:
+        """summit-watch's tables with their indexes and TOAST (found on the search path)."""
+        sizes = " + ".join(
+            f"coalesce(pg_total_relation_size(to_regclass('{t}')), 0)" for t in METADATA.tables
+        )
+        return int(connection.exec_driver_sql(f"SELECT {sizes}").scalar_one())
+
+    # -- end of backtest and housekeeping ------------------------------------------------------
+
     # -- helpers -----------------------------------------------------------------------------
 
     def _insert_new(self, table: Table) -> Insert:
@@ -1090,6 +1464,130 @@ def _fold_into_earlier_alerts(which: Any, new_alert: int | None) -> Update:
         select(func.min(earlier_hit.c.alert_id)).where(*conditions).correlate(_HIT).scalar_subquery()
     )
     return update(_HIT).where(which, exists().where(*conditions)).values(alert_id=earlier_alert)
+
+
+# -- history: queries ------------------------------------------------------------------------------
+
+_YIELD_PER: Final = 1000  # rows fetched at a time by a streamed listing
+_STORY_BATCH: Final = 500  # stories whose items and rules are read by one query
+# From how many items the feeds of `hits --feed` are worth finding by walking hits in time order
+# (the rows read before ``limit`` are found shrink as the feeds' share grows) rather than by sorting
+# all their hits: below it, sorting is quick.
+_DENSE_FEED_ITEMS: Final = 2000
+_HIT_COLUMNS: Final = (
+    _HIT.c.id,
+    _HIT.c.rule_id,
+    _HIT.c.score,
+    _HIT.c.terms,
+    _HIT.c.created_at,
+    _HIT.c.item_id,
+    _ITEM.c.feed,
+    _ITEM.c.title,
+    _ITEM.c.link,
+    _ITEM.c.source,
+    _ITEM.c.published,
+    _ITEM.c.story_id,
+    _HIT.c.alert_id,
+)
+
+
+def _hit_conditions(
+    *,
+    rules: Sequence[str] = (),
+    feeds: Sequence[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str | None = None,
+) -> list[Any]:
+    conditions: list[Any] = []
+    if rules:
+        conditions.append(_HIT.c.rule_id.in_(list(rules)))
+    if feeds:
+        conditions.append(_ITEM.c.feed.in_(list(feeds)))
+    if since is not None:
+        _check_aware(since, "since")
+        conditions.append(_HIT.c.created_at >= since)
+    if until is not None:
+        _check_aware(until, "until")
+        conditions.append(_HIT.c.created_at < until)
+    if search:
+        # ILIKE on PostgreSQL, lower() LIKE lower() on SQLite (which folds ASCII letters only);
+        # % and _ in the text are escaped, so they match themselves.
+        conditions.append(
+            or_(
+                _ITEM.c.title.icontains(search, autoescape=True),
+                _ITEM.c.summary.icontains(search, autoescape=True),
+            )
+        )
+    return conditions
+
+
+def _hits_statement(query: HitQuery, *, dense_feeds: bool = False) -> Any:
+    """The SELECT of ``Store.hits``. ``dense_feeds``: the feeds asked for have many items, so
+    SQLite had better walk the hits in the order asked and keep those of the feeds until it has
+    ``limit`` of them than read every hit of the feeds and sort them (what its planner does
+    without the hint: ``feed || ''`` is no indexed column). PostgreSQL's planner weighs both."""
+    conditions = _hit_conditions(
+        rules=query.rules,
+        feeds=() if dense_feeds else query.feeds,
+        since=query.since,
+        until=query.until,
+        search=query.search,
+    )
+    if dense_feeds:
+        conditions.append((_ITEM.c.feed + "").in_(list(query.feeds)))
+    order: tuple[Any, ...]
+    if query.order == "newest":
+        order = (_HIT.c.created_at.desc(), _HIT.c.id.desc())
+    elif query.order == "oldest":
+        order = (_HIT.c.created_at.asc(), _HIT.c.id.asc())
+    else:
+        order = (_HIT.c.score.desc(), _HIT.c.created_at.desc(), _HIT.c.id.desc())
+    statement = (
+        core_select(*_HIT_COLUMNS)
+        .join_from(_HIT, _ITEM, _ITEM.c.id == _HIT.c.item_id)
+        .where(*conditions)
+        .order_by(*order)
+    )
+    return statement if query.limit is None else statement.limit(query.limit)
+
+
+def _hit_record(row: Row[Any]) -> HitRecord:
+    return HitRecord(
+        id=row.id,
+        rule=row.rule_id,
+        score=row.score,
+        terms=tuple(row.terms),
+        created_at=row.created_at,
+        item_id=row.item_id,
+        feed=row.feed,
+        title=row.title,
+        link=row.link,
+        source=row.source,
+        published=row.published,
+        story_id=row.story_id,
+        alert_id=row.alert_id,
+    )
+
+
+def _story_summary(
+    key: int, items: Sequence[Mapping[Any, Any]], hits: int, rules: Collection[str]
+) -> StorySummary:
+    """A story from its items (first fetched first), its hit count and rules."""
+    first = next((row for row in items if row["id"] == key), items[0] if items else None)
+    return StorySummary(
+        id=key,
+        headline=first["title"] if first is not None else "",
+        outlets=tuple(dict.fromkeys(row["source"] or row["feed"] for row in items)),
+        feeds=tuple(dict.fromkeys(row["feed"] for row in items)),
+        first_seen=min(row["fetched_at"] for row in items),
+        last_seen=max(row["fetched_at"] for row in items),
+        hits=hits,
+        rules=tuple(sorted(rules)),
+    )
+
+
+# -- end of history --------------------------------------------------------------------------------
 
 
 def _feed_state(row: _FeedRow) -> FeedState:

@@ -1,0 +1,110 @@
+"""Backtesting rules: run (possibly edited) rules over stored items and compare with the hits
+recorded for them. Pure: the items and the recorded hits come in, the difference goes out.
+
+Only the rules of the rule files tried take part in the difference: hits of a rule that is not
+in them are left out (trying one new rule file does not show every other rule's hits as lost);
+a rule that is in them but disabled loses all its hits.
+"""
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from watcher.items import FeedRef
+from watcher.matcher import Matcher
+from watcher.store import RecordedHit, StoredItem
+
+Change = Literal["new", "lost"]
+
+
+@dataclass(frozen=True)
+class BacktestRow:
+    """A match the rules would make now (``change`` "new" when no hit was recorded, None when one
+    was), or a recorded hit they would not make any more (``change`` "lost": score and terms as
+    recorded)."""
+
+    item: int  # database id of the item
+    feed: str
+    title: str
+    rule: str
+    score: int
+    terms: tuple[str, ...]
+    change: Change | None
+
+
+@dataclass
+class RuleDifference:
+    """One rule's counts over the window."""
+
+    rule: str
+    matches: int = 0  # would match now
+    recorded: int = 0  # hits recorded
+    new: int = 0
+    lost: int = 0
+
+
+@dataclass
+class Backtest:
+    """The result: the rows in item order, and per-rule counts by rule id."""
+
+    items: int = 0
+    rows: list[BacktestRow] = field(default_factory=list)
+    rules: dict[str, RuleDifference] = field(default_factory=dict)
+
+    def total(self) -> RuleDifference:
+        """Every rule's counts added up."""
+        total = RuleDifference("total")
+        for counts in self.rules.values():
+            total.matches += counts.matches
+            total.recorded += counts.recorded
+            total.new += counts.new
+            total.lost += counts.lost
+        return total
+
+
+def backtest(
+    items: Iterable[tuple[StoredItem, FeedRef]],
+    matcher: Matcher,
+    recorded: Mapping[tuple[int, str], RecordedHit],
+    rule_ids: Collection[str],
+    tags: Mapping[str, frozenset[str]] | None = None,
+) -> Backtest:
+    """Match each item with ``matcher`` (respecting each rule's ``feeds``; ``tags``, by feed name,
+    replace the stored tags: those of the settings file) and compare with ``recorded``, restricted
+    to ``rule_ids`` (the rules of the files tried, enabled or not)."""
+    wanted = set(rule_ids)
+    by_item: dict[int, list[RecordedHit]] = {}
+    for hit in recorded.values():
+        if hit.rule in wanted:
+            by_item.setdefault(hit.item, []).append(hit)
+    result = Backtest(rules={rule: RuleDifference(rule) for rule in sorted(wanted)})
+    for stored, stored_feed in items:
+        result.items += 1
+        feed = stored_feed
+        if tags is not None and feed.name in tags:
+            feed = FeedRef(feed.name, tags[feed.name])
+        was = {hit.rule: hit for hit in by_item.pop(stored.id, ())}
+        title = stored.item.title
+        for match in matcher.match(stored.item, feed):
+            counts = result.rules.setdefault(match.rule_id, RuleDifference(match.rule_id))
+            counts.matches += 1
+            change: Change | None = None if was.pop(match.rule_id, None) is not None else "new"
+            counts.new += change == "new"
+            result.rows.append(
+                BacktestRow(stored.id, feed.name, title, match.rule_id, match.score, match.terms, change)
+            )
+        for hit in was.values():
+            result.rows.append(_lost(hit, feed.name, title))
+    for hits in by_item.values():  # recorded on items the window no longer holds (pruned meanwhile)
+        result.rows.extend(_lost(hit, "", "") for hit in hits)
+    for hit in recorded.values():
+        if hit.rule in wanted:
+            result.rules[hit.rule].recorded += 1
+    for row in result.rows:
+        if row.change == "lost":
+            result.rules[row.rule].lost += 1
+    return result
+
+
+def _lost(hit: RecordedHit, feed: str, title: str) -> BacktestRow:
+    return BacktestRow(hit.item, feed, title, hit.rule, hit.score, hit.terms, "lost")
