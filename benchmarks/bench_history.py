@@ -5,10 +5,12 @@
 
 For each database the script generates ``--hits`` hits (three quarters of as many items, a third of
 them hit by two rules) over 300 feeds and 50 rules, spread evenly over the last 365 days, with
-titles drawn from a small vocabulary. The schema is created by ``Store.open`` (the migrations);
-the rows go in by the driver's bulk paths (SQLite ``executemany`` in one transaction, PostgreSQL
-``COPY``), then ANALYZE. SQLite: a file in a temporary directory. PostgreSQL: a scratch database
-``sw_bench_<random>`` created on the server and dropped WITH (FORCE) at the end.
+titles drawn from a small vocabulary (and a rare word in one title of 10,000). The schema is
+created by ``Store.open`` (the migrations), with its search index kept by triggers (SQLite) or
+a GIN index (PostgreSQL); the rows go in by the driver's bulk paths (SQLite ``executemany`` in
+one transaction, PostgreSQL ``COPY``), then ANALYZE. SQLite: a file in a temporary directory.
+PostgreSQL: a scratch database ``sw_bench_<random>`` created on the server and dropped WITH
+(FORCE) at the end.
 
 Then, in the same run:
 
@@ -51,6 +53,9 @@ FEEDS = 300
 RULES = 50
 BATCH = 50_000
 SEARCH_WORD = "kremlin"  # in titles only, so the naive baseline (titles) finds the same hits
+RARE_WORD = "zelensky"  # in the title of one item in 10,000 (75 items of 750,000)
+RARE_EVERY = 10_000
+ABSENT_WORD = "taliban"  # in no item: the worst case of reading hits newest first
 SUMMARY_WORDS = (
     "putin",
     "modi",
@@ -107,6 +112,8 @@ def rows(hits: int, now: datetime) -> Iterator[tuple[list[tuple[Any, ...]], list
         for i in range(first, min(items, first + BATCH)):
             at = start + step * i
             title = " ".join(rng.choices(WORDS, k=8)).capitalize()
+            if i % RARE_EVERY == RARE_EVERY // 2:  # not drawn: the other rows stay as they were
+                title += f" {RARE_WORD}"
             summary = " ".join(rng.choices(SUMMARY_WORDS, k=20))
             item_rows.append(
                 (i + 1, f"feed-{i % FEEDS:03d}", f"e{i}", title, summary, at - timedelta(minutes=5), at)
@@ -223,6 +230,14 @@ def queries(now: datetime) -> dict[str, tuple[HitQuery, Callable[[list[HitRecord
         f"--search {SEARCH_WORD}": (
             HitQuery(search=SEARCH_WORD, limit=50),
             lambda a: newest([h for h in a if SEARCH_WORD in h.title.lower()]),
+        ),
+        f"--search {RARE_WORD}": (
+            HitQuery(search=RARE_WORD, limit=50),
+            lambda a: newest([h for h in a if RARE_WORD in h.title.lower()]),
+        ),
+        f"--search {ABSENT_WORD}": (
+            HitQuery(search=ABSENT_WORD, limit=50),
+            lambda a: newest([h for h in a if ABSENT_WORD in h.title.lower()]),
         ),
         "oldest first": (
             HitQuery(order="oldest", limit=50),

@@ -196,6 +196,9 @@ def test_hits_lists_newest_first_in_local_time_or_utc(desk: Desk, settings: Path
         (["--search", "officials"], ["hit_a1"]),  # summary only
         (["--search", "100%"], ["hit_a1"]),  # not "100" then anything: g1 says "1000"
         (["--search", "sure_thing"], ["hit_a1"]),  # not "sure" any letter "thing": g1 says "surexthing"
+        (["--search", "kR"], ["hit_b1"]),  # under 3 characters: no trigram, the hits are read in order
+        (["--search", "0%"], ["hit_a1"]),  # g1's "1000" is no match there either
+        (["--search", 'the "kremlin'], []),  # a double quote is a character like any other
         (["--rule", "visit", "--feed", "alpha"], ["hit_a1"]),
         (["--rule", "visit", "--since", "2025-12-01T14:31", "--search", "putin"], ["hit_b1"]),
         (["--feed", "gamma", "--since", "2d"], []),
@@ -472,6 +475,65 @@ def test_feed_filter_gives_the_same_hits_whichever_way_sqlite_walks(
     query = HitQuery(feeds=("alpha", "beta"), limit=10)
     assert [h.id for h in store.hits(query)] == [desk.hit_b1, desk.hit_a1]
     assert [h.id for h in store.hits(HitQuery(feeds=("beta",), limit=1, order="oldest"))] == [desk.hit_b1]
+
+
+# -- hits --search and its index -------------------------------------------------------------------
+
+
+def search_index(store: Store, text: str) -> list[int] | None:
+    """The candidate items of the search index for ``text`` (None: it cannot say)."""
+    with store._engine.connect() as connection:
+        return watcher.store._search_candidates(connection, text)
+
+
+def test_the_search_index_finds_candidate_items_of_three_characters_or_more(desk: Desk, store: Store) -> None:
+    """Both databases here have it (SQLite's FTS5 trigram tokenizer, PostgreSQL's pg_trgm)."""
+    assert search_index(store, "KREMLIN") == [desk.b1]
+    assert sorted(search_index(store, "new delhi") or []) == sorted([desk.a1, desk.g1])
+    assert search_index(store, "zelensky") == []
+    assert search_index(store, "kr") is None  # too short: the query walks the hits instead
+
+
+@pytest.mark.parametrize("candidates", [5000, 0])
+def test_search_gives_the_same_hits_through_the_index_or_not(
+    desk: Desk, store: Store, monkeypatch: pytest.MonkeyPatch, candidates: int
+) -> None:
+    """0: every text has more candidates than allowed, so the hits are walked newest first."""
+    monkeypatch.setattr(watcher.store, "_SEARCH_CANDIDATES", candidates)
+    for text, expected in [
+        ("kremlin", [desk.hit_b1]),
+        ("New Delhi", [desk.hit_a1, desk.hit_g1]),
+        ("delhi for", [desk.hit_a1, desk.hit_g1]),
+        ("summit President", []),  # the end of a1's title, the start of its summary: not one field
+        ("100%", [desk.hit_a1]),
+        ("absent", []),
+    ]:
+        assert [h.id for h in store.hits(HitQuery(search=text))] == expected, text
+        oldest = HitQuery(search=text, order="oldest", limit=None)
+        assert [h.id for h in store.hits(oldest)] == expected[::-1], text
+
+
+def test_a_pruned_item_leaves_the_search_index(desk: Desk, store: Store, settings: Path) -> None:
+    """`db prune --hits` deletes an old hit that was sent, then its item: search finds neither."""
+    old = NOW - timedelta(days=200)
+    item = desk._item("gamma", Item(id="g0", title="Zephyrine ferry sails", summary="An old one."), old)
+    hit = desk._hit("ferry", item, 70, [], old)
+    alert = store.create_alert("ferry", ["mail"], old)
+    assert alert is not None
+    [delivery] = [d for d in store.deliveries() if d.alert == alert]
+    store.record_delivery(delivery.id, old)
+    assert search_index(store, "zephyrine") == [item]
+    assert table_ids(run(settings, "hits", "--search", "zephyrine")) == [hit]
+
+    result = run(settings, "db", "prune", "--older-than", "180d", "--hits")
+    assert result.exit_code == 0, result.output
+    assert store.item(item) is None
+    assert search_index(store, "zephyrine") == []
+    assert run(settings, "hits", "--search", "zephyrine").stdout == "no hits match these filters\n"
+    assert table_ids(run(settings, "hits", "--search", "kremlin")) == [desk.hit_b1]
+    if store._engine.dialect.name == "sqlite":  # the FTS5 index agrees with the item table
+        with store._engine.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO item_search (item_search) VALUES ('integrity-check')")
 
 
 def test_store_hit_detail(desk: Desk, store: Store) -> None:

@@ -13,6 +13,7 @@ share a PostgreSQL database; ``item`` holds the text of the items not pruned yet
 
 import dataclasses
 import hashlib
+import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from sqlalchemy import (
     exists,
     func,
     inspect,
+    literal_column,
     or_,
     text,
     update,
@@ -1074,7 +1076,7 @@ class Store:
         dense_feeds = False
         if query.feeds and query.limit is not None and self._engine.dialect.name == "sqlite":
             dense_feeds = self._feed_items(query.feeds) > _DENSE_FEED_ITEMS
-        return self._stream_hits(_hits_statement(query, dense_feeds=dense_feeds))
+        return self._stream_hits(query, dense_feeds)
 
     def _feed_items(self, feeds: Sequence[str]) -> int:
         query = select(func.count()).select_from(_ITEM).where(_ITEM.c.feed.in_(list(feeds)))
@@ -1163,8 +1165,15 @@ class Store:
                         items_of[key].append(row)
         return [_story_summary(key, items_of[key], count, rules_of[key]) for key, count in counts.items()]
 
-    def _stream_hits(self, statement: Any) -> Iterator[HitRecord]:
+    def _stream_hits(self, query: HitQuery, dense_feeds: bool) -> Iterator[HitRecord]:
         with self._errors(), self._engine.connect() as connection:
+            items = None if not query.search else _search_candidates(connection, query.search)
+            statement = _hits_statement(
+                query,
+                dense_feeds=dense_feeds,
+                items=items,
+                search_per_hit=connection.dialect.name == "sqlite",
+            )
             streaming = connection.execution_options(stream_results=True, yield_per=_YIELD_PER)
             for row in streaming.execute(statement):
                 yield _hit_record(row)
@@ -1511,31 +1520,90 @@ def _hit_conditions(
         _check_aware(until, "until")
         conditions.append(_HIT.c.created_at < until)
     if search:
-        # ILIKE on PostgreSQL, lower() LIKE lower() on SQLite (which folds ASCII letters only);
-        # % and _ in the text are escaped, so they match themselves.
-        conditions.append(
-            or_(
-                _ITEM.c.title.icontains(search, autoescape=True),
-                _ITEM.c.summary.icontains(search, autoescape=True),
-            )
-        )
+        conditions.append(_search_condition(_ITEM, search))
     return conditions
 
 
-def _hits_statement(query: HitQuery, *, dense_feeds: bool = False) -> Any:
+def _search_condition(item: Any, search: str) -> Any:
+    """``search`` is in ``item``'s title or summary. ILIKE on PostgreSQL, lower() LIKE lower() on
+    SQLite (which folds ASCII letters only); % and _ in the text are escaped, so they match
+    themselves."""
+    return or_(
+        item.c.title.icontains(search, autoescape=True),
+        item.c.summary.icontains(search, autoescape=True),
+    )
+
+
+# `hits --search`: the search index (migration 4f9c2d7e1a03) gives the items whose text may hold
+# the search text; up to this many, their hits are read by item id (a few milliseconds). A text
+# in more items than that is common: walking the hits newest first finds ``limit`` of them soon.
+_SEARCH_CANDIDATES: Final = 5000
+_SEARCH_TEXT: Final = _ITEM.c.title.op("||")(literal_column("' '")).op("||")(_ITEM.c.summary)
+_LIKE_SPECIALS: Final = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
+_TRIGRAM_WORD: Final = re.compile(r"[^\W_]{3}")  # three letters or digits in a row
+
+
+def _search_candidates(connection: Connection, search: str) -> list[int] | None:
+    """The ids of the items whose title or summary may contain ``search`` (a superset: the query
+    still tests each), found by the search index; None when it cannot say: no index (an SQLite
+    without FTS5 trigrams, a PostgreSQL without pg_trgm), a text too short for trigrams (SQLite:
+    under 3 characters; PostgreSQL: without 3 letters or digits in a row) or more than
+    ``_SEARCH_CANDIDATES`` items. SQLite: FTS5 folds case in all of Unicode, a superset of the
+    query's ASCII folding. PostgreSQL: an ILIKE on title, space and summary, a superset of an
+    ILIKE on either."""
+    candidates: Any
+    if connection.dialect.name == "sqlite":
+        index = text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'item_search'")
+        if len(search) < 3 or connection.execute(index).first() is None:
+            return None
+        phrase = '"' + search.replace('"', '""') + '"'  # an FTS5 string: every character as it is
+        candidates = text("SELECT rowid FROM item_search WHERE item_search MATCH :phrase LIMIT :n")
+        candidates = candidates.bindparams(phrase=phrase, n=_SEARCH_CANDIDATES + 1)
+    else:
+        index = text("SELECT to_regclass('ix_item_search')")  # on the search path, like the tables
+        if not _TRIGRAM_WORD.search(search) or connection.execute(index).scalar() is None:
+            return None
+        pattern = f"%{search.translate(_LIKE_SPECIALS)}%"  # backslash: LIKE's default escape
+        candidates = core_select(_ITEM.c.id).where(_SEARCH_TEXT.ilike(pattern)).limit(_SEARCH_CANDIDATES + 1)
+    found = list(connection.execute(candidates).scalars())
+    return None if len(found) > _SEARCH_CANDIDATES else found
+
+
+def _hits_statement(
+    query: HitQuery,
+    *,
+    dense_feeds: bool = False,
+    items: Sequence[int] | None = None,
+    search_per_hit: bool = False,
+) -> Any:
     """The SELECT of ``Store.hits``. ``dense_feeds``: the feeds asked for have many items, so
     SQLite had better walk the hits in the order asked and keep those of the feeds until it has
     ``limit`` of them than read every hit of the feeds and sort them (what its planner does
-    without the hint: ``feed || ''`` is no indexed column). PostgreSQL's planner weighs both."""
+    without the hint: ``feed || ''`` is no indexed column). PostgreSQL's planner weighs both.
+    ``items``: the only items that may match ``query.search`` (``_search_candidates``), whose
+    hits are read by item id then sorted, rather than all hits walked in order.
+    ``search_per_hit`` (SQLite, walking the hits): ``query.search`` is tested on each hit's item
+    in a correlated EXISTS, so the walk stops at ``limit`` hits found. As a condition on the
+    joined item, SQLite (3.38+) would first build a Bloom filter of the items it holds for, which
+    reads the text of every item: 0.3 s for 225,000 items, whatever the limit."""
     conditions = _hit_conditions(
         rules=query.rules,
         feeds=() if dense_feeds else query.feeds,
         since=query.since,
         until=query.until,
-        search=query.search,
     )
     if dense_feeds:
         conditions.append((_ITEM.c.feed + "").in_(list(query.feeds)))
+    if query.search:
+        if items is not None:
+            conditions.append(_HIT.c.item_id.in_(list(items)))
+        if search_per_hit and items is None:
+            searched = _ITEM.alias("searched")
+            conditions.append(
+                exists().where(searched.c.id == _HIT.c.item_id, _search_condition(searched, query.search))
+            )
+        else:
+            conditions.append(_search_condition(_ITEM, query.search))
     order: tuple[Any, ...]
     if query.order == "newest":
         order = (_HIT.c.created_at.desc(), _HIT.c.id.desc())

@@ -6,6 +6,7 @@ root) needs the database: ``alembic -x url=sqlite:///path/to/watch.db upgrade he
 """
 
 from logging.config import fileConfig
+from typing import Final
 
 from alembic import context
 from sqlalchemy import Connection
@@ -24,10 +25,24 @@ def _url() -> str:
     return url
 
 
+# What the migrations made by hand and autogenerate cannot compare with the tables: the search index
+# (SQLite's FTS5 table ``item_search`` and its shadow tables, PostgreSQL's trigram index).
+_UNMODELLED: Final = ("item_search", "ix_item_search")
+
+
+def _include_object(
+    _object: object, name: str | None, type_: str, reflected: bool, compare_to: object | None
+) -> bool:
+    """Autogenerate compares every object but the unmodelled ones found in the database."""
+    unmodelled = name is not None and name.startswith(_UNMODELLED)
+    return not (reflected and compare_to is None and type_ in ("table", "index") and unmodelled)
+
+
 def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=METADATA,
+        include_object=_include_object,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
     )
     with context.begin_transaction():
@@ -39,6 +54,7 @@ if context.is_offline_mode():
     context.configure(
         url=url,
         target_metadata=METADATA,
+        include_object=_include_object,
         literal_binds=True,
         render_as_batch=url.get_backend_name() == "sqlite",
     )
