@@ -760,10 +760,10 @@ def _echo_hit_table(hits: Iterator[HitRecord], tz: "tzinfo") -> int:
             for h in chunk
         ]
         if widths is None:
-            widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+            widths = _column_widths(header, rows)
             rows.insert(0, header)
         for row in rows:
-            click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+            click.echo(_table_row(row, widths))
         count += len(chunk)
     return count
 
@@ -869,11 +869,16 @@ def _highlighted(detail: HitDetail) -> tuple[str, str | None]:
 
 
 def _table_lines(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    ]
+    widths = _column_widths(header, rows)
+    return [_table_row(row, widths) for row in [header, *rows]]
+
+
+def _column_widths(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    return [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+
+def _table_row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
 
 
 @cli.command("stories")
@@ -1154,11 +1159,9 @@ def _count(n: int, singular: str, plural: str | None = None) -> str:
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    if not rows:
-        return
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    if rows:
+        for line in _table_lines(header, rows):
+            click.echo(line)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -126,16 +126,6 @@ class Outbox:
             done.append(self._deliver(delivery, now))
         return done
 
-    def next_wakeup(self) -> datetime | None:
-        """The earliest time an alert or a delivery becomes due (None: nothing is waiting)."""
-        times = [self._store.next_delivery_at()]
-        for pending in self._store.pending_rules():
-            rule = self._rules.get(pending.rule)
-            if rule is not None and rule.enabled:
-                policy = policy_for(rule, self._config.defaults)
-                times.append(due_at(policy, pending.first_pending, pending.last_alert))
-        return min((time for time in times if time is not None), default=None)
-
     def alert(self, id: int) -> Alert | None:
         """An alert as stored, its hits grouped into stories (None: no such alert)."""
         stored = self._store.alert(id)

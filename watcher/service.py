@@ -12,6 +12,7 @@ jobs read it once per run, so a job never sees half of an old load and half of a
 """
 
 import asyncio
+import dataclasses
 import fcntl
 import functools
 import logging
@@ -304,9 +305,7 @@ class Service:
             return
         rules = self._read_rules(current.config.rules)
         if rules is None:  # remember the broken state: its errors are logged once
-            self._loaded = _Loaded(
-                current.config, current.rules, current.matcher, current.targets, current.outbox, signature
-            )
+            self._loaded = dataclasses.replace(current, rules_signature=signature)
             return
         self._loaded = self._load(current.config, rules, current.targets)
         self._metrics.rules_loaded(len(rules.enabled))

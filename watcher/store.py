@@ -1026,13 +1026,6 @@ class Store:
             found: dict[str, int] = dict(connection.execute(query).all())
         return {state: found.get(state, 0) for state in DELIVERY_STATES}
 
-    def next_delivery_at(self) -> datetime | None:
-        """When the next delivery is due (None: nothing to send), for a dispatcher to sleep until."""
-        query = select(func.min(_DELIVERY.c.next_attempt)).where(_DELIVERY.c.state.in_(_DUE_STATES))
-        with self._errors(), self._engine.connect() as connection:
-            found: datetime | None = connection.execute(query).scalar_one()
-        return found
-
     def _deliveries(self, connection: Connection, *conditions: Any) -> list[Delivery]:
         query = (
             core_select(_DELIVERY, _ALERT.c.rule_id)
