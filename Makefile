@@ -58,17 +58,18 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_history.py
 
 clean:
-	rm -rf $(VENV) .run build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .run build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis watcher/*.so
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(RUN_STAMP): pyproject.toml | $(BIN)/python
+# The install also compiles the matcher's word set (watcher/_wordset.c), so an edit of it reinstalls.
+$(RUN_STAMP): pyproject.toml watcher/_wordset.c | $(BIN)/python
 	$(PIP_INSTALL) -e .
 	@touch $@
 
 # The test install includes everything `make run` needs, so it refreshes the run stamp too.
-$(TEST_STAMP): pyproject.toml | $(BIN)/python
+$(TEST_STAMP): pyproject.toml watcher/_wordset.c | $(BIN)/python
 	$(PIP_INSTALL) -e '.[test,postgres]'
 	@touch $@ $(RUN_STAMP)

@@ -3,6 +3,7 @@
 # Look-alike characters (curly quotes, dashes, full-width letters) are what these tests are about.
 # ruff: noqa: RUF001
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,10 +11,22 @@ from conftest import RULES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from watcher import wordset
 from watcher.items import FeedRef, Item
 from watcher.matcher import Match, Matcher
 from watcher.rules import Rule, load_rules
 from watcher.text import plain_text
+
+
+@pytest.fixture(scope="module", autouse=True, params=["native", "python"])
+def word_sets(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here runs on both word sets (``watcher.wordset``): the matcher must not tell."""
+    if request.param == "native" and not wordset.NATIVE:
+        pytest.skip("watcher._wordset was not built")
+    factory = wordset.NativeWordSet if request.param == "native" else wordset.PythonWordSet
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(wordset, "word_set", factory)
+        yield request.param
 
 
 def make_rule(match: dict[str, Any] | None = None, **keys: Any) -> Rule:
@@ -469,7 +482,7 @@ _SENTENCES = st.lists(st.sampled_from(_VOCABULARY), max_size=15).map(" ".join)
 
 
 @pytest.fixture(scope="module")
-def matchers() -> tuple[Matcher, dict[str, Matcher]]:
+def matchers(word_sets: str) -> tuple[Matcher, dict[str, Matcher]]:
     rules = [*load_rules(RULES), *_EXTRA_RULES]
     return Matcher(rules), {rule.id: Matcher([rule]) for rule in rules}
 
@@ -519,7 +532,7 @@ def _typos(draw: st.DrawFn) -> str:
 
 
 @pytest.fixture(scope="module")
-def s_matchers() -> tuple[Matcher, dict[str, Matcher]]:
+def s_matchers(word_sets: str) -> tuple[Matcher, dict[str, Matcher]]:
     together = Matcher(_S_RULES)
     assert any(bucket.by_piece is not None for bucket in together._typo_buckets.values())
     return together, {rule.id: Matcher([rule]) for rule in _S_RULES}

@@ -5,8 +5,8 @@ inflections) to the rule terms using it, and buckets of the forms that tolerate 
 letter and length. Matching an item then costs time in proportion to its text, not to the
 number of rules:
 
-1. one set difference (in C) drops each field's known words that are neither indexed nor
-   transliterations; the few words left are looked up in the index;
+1. a word set (``watcher.wordset``, native when built) drops each field's known words that are
+   neither indexed nor transliterations; the few words left are looked up in the index;
 2. words that are neither indexed nor known English words or names are compared (rapidfuzz,
    OSA distance) with the forms of their bucket, once per distinct word for the life of the
    matcher: the answer, typo or not, is remembered;
@@ -20,14 +20,15 @@ Positions are computed only for rules that matched, for highlighting.
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from itertools import chain
 from typing import Final, NamedTuple
 
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extract
 
+from watcher import wordset
 from watcher.items import FeedRef, Item
 from watcher.rules import FIELDS, Rule, is_regex
 from watcher.text import (
@@ -36,10 +37,10 @@ from watcher.text import (
     inflections,
     known_words,
     plain_text,
-    word_offsets,
     word_spans,
     words,
 )
+from watcher.wordset import Positions, WordSetFactory, word_bounds
 
 _TYPO_MEMORY_LIMIT: Final = 500_000  # words remembered as typos or not
 _MIN_TYPO_LENGTH: Final = 3  # the shortest word that can be a typo (``fuzziness: 1``, 4 letters)
@@ -100,90 +101,112 @@ class _CompiledRule:
 
 
 class _FieldScan:
-    """One field of one item: its words, which indexed words they are, which terms they satisfy."""
+    """One field of one item: which indexed words it has and where, which terms they satisfy.
 
-    def __init__(self, plain: str, field_words: list[str], word_keys: dict[str, dict[int, int]]) -> None:
+    What only phrases, regexes and highlights need is computed when first asked (plain attributes,
+    not ``cached_property``, whose lock costs more than most of these).
+    """
+
+    def __init__(self, plain: str, word_keys: dict[str, dict[int, int]], positions: Positions) -> None:
         self.plain = plain
-        self.words = field_words
         self.word_keys = word_keys  # surface word -> {word key: edits}
+        self.positions = positions  # surface word (at least those of word_keys) -> word indexes
         self.found: dict[int, int] = {}  # indexed term -> fewest edits
         self.regex_found: dict[int, int | None] = {}
-        self._positions: dict[str, list[int]] = {}
+        self._by_key: dict[int, dict[int, int]] = {}
+        self._words: list[str] | None = None
+        self._normalised: str | None = None
+        self._bounds: list[int] | None = None
 
-    def positions(self, word: str) -> list[int]:
-        """Where a word occurs in the field (``list.index`` scans in C; phrases and hits reuse it)."""
-        found = self._positions.get(word)
+    def key_positions(self, key: int) -> dict[int, int]:
+        """Where a word key occurs: word index -> edits."""
+        found = self._by_key.get(key)
         if found is None:
-            found = self._positions[word] = []
-            index = -1
-            try:
-                while True:
-                    index = self.words.index(word, index + 1)
-                    found.append(index)
-            except ValueError:
-                pass
+            found = self._by_key[key] = {}
+            for word, keys in self.word_keys.items():
+                edits = keys.get(key)
+                if edits is not None:
+                    found.update(dict.fromkeys(self.positions[word], edits))
         return found
 
-    @cached_property
-    def offsets(self) -> list[tuple[int, int]]:
-        """Where each word stands in ``plain``, for highlighting."""
-        return word_offsets(self.plain)
+    def words(self) -> list[str]:
+        """The field's words in order."""
+        if self._words is None:
+            self._words = words(self.plain)
+        return self._words
 
-    @cached_property
     def normalised(self) -> str:
         """The field as ``/regex/`` terms see it: its words joined by single spaces."""
-        return " ".join(self.words)
+        if self._normalised is None:
+            self._normalised = " ".join(self.words())
+        return self._normalised
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """Where words ``first`` to ``last`` stand in ``plain``, for highlighting."""
+        if self._bounds is None:
+            self._bounds = word_bounds(self.plain)
+        return self._bounds[2 * first], self._bounds[2 * last + 1]
 
 
 def _is_acronym(written: str) -> bool:
     return len(written) >= 2 and written.isupper()
 
 
-def _pieces(form: str, edits: int) -> list[str]:
-    """``edits`` + 1 two-letter pieces of ``form`` after its first letter, a letter apart ([] if too short).
+def _pieces(form: str, edits: int) -> list[tuple[int, str]]:
+    """``edits`` + 1 two-letter pieces of ``form`` after its first letter, a letter apart, with
+    where each starts ([] if the form is too short).
 
     An edit, a transposition too, breaks at most one of them, so a word within ``edits`` edits of
-    ``form`` contains one of them unbroken.
+    ``form`` contains one of them unbroken, moved by at most ``edits`` letters.
     """
     if len(form) < 3 * edits + 3:
         return []
-    return [form[1 + 3 * piece : 3 + 3 * piece] for piece in range(edits + 1)]
+    return [(1 + 3 * piece, form[1 + 3 * piece : 3 + 3 * piece]) for piece in range(edits + 1)]
 
 
 class _TypoBucket(NamedTuple):
     """The fuzzy forms a word of one first letter and length can be a typo of."""
 
-    forms: list[str]
-    ids: list[int]  # index of each form in ``Matcher._fuzzy_forms``
+    forms: tuple[str, ...]
+    ids: tuple[int, ...]  # index of each form in ``Matcher._fuzzy_forms``
     max_edits: int
-    # For a large bucket: its forms (and ids) by their pieces (``_pieces``), and those too short
-    # to have pieces. A word is compared only with forms having a piece it contains.
-    by_piece: dict[str, tuple[list[str], list[int]]] | None
-    without_pieces: tuple[list[str], list[int]]
+    # For a large bucket: its forms (and ids) by their pieces and where they start (``_pieces``),
+    # and those too short to have pieces. A word is compared only with forms having a piece it
+    # contains near where the form has it.
+    by_piece: dict[tuple[int, str], tuple[tuple[str, ...], tuple[int, ...]]] | None
+    without_pieces: tuple[tuple[str, ...], tuple[int, ...]]
 
-    def candidates(self, word: str) -> tuple[list[str], list[int]]:
+    def candidates(self, word: str) -> tuple[Sequence[str], Sequence[int]]:
         """The forms ``word`` may be a typo of (a form may come twice), and their ids."""
         if self.by_piece is None:
             return self.forms, self.ids
-        forms, ids = self.without_pieces[0][:], self.without_pieces[1][:]
-        for start in range(len(word) - 1):
-            with_piece = self.by_piece.get(word[start : start + 2])
-            if with_piece is not None:
-                forms += with_piece[0]
-                ids += with_piece[1]
+        forms, ids = list(self.without_pieces[0]), list(self.without_pieces[1])
+        edits = self.max_edits
+        for start in range(1, 3 * edits + 2, 3):
+            for at in range(max(1, start - edits), start + edits + 1):
+                with_piece = self.by_piece.get((start, word[at : at + 2]))
+                if with_piece is not None:
+                    forms += with_piece[0]
+                    ids += with_piece[1]
         return forms, ids
 
 
 class Matcher:
-    """A compiled ruleset. Build it once per ruleset; ``match`` items against it."""
+    """A compiled ruleset. Build it once per ruleset; ``match`` items against it.
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
+    The index is kept in tuples, dicts of atoms and word sets, which the garbage collector does
+    not traverse: a full collection walking sets and lists of it took ~100 ms at 1,000 rules.
+    """
+
+    def __init__(self, rules: Iterable[Rule], *, word_sets: WordSetFactory | None = None) -> None:
+        """Compile ``rules``; ``word_sets`` makes the word sets (default ``wordset.word_set``)."""
+        self._new_word_set = word_sets or wordset.word_set
         self._word_keys: dict[tuple[str, int], int] = {}
-        self._key_words: list[set[int]] = []  # word key -> single-word terms of that word
-        self._key_phrases: list[set[int]] = []  # word key -> phrases using that word
+        self._key_words: list[tuple[int, ...]] = []  # word key -> single-word terms of that word
+        self._key_phrases: list[tuple[int, ...]] = []  # word key -> phrases using that word
         self._terms: list[_Term] = []
         self._term_ids: dict[tuple[tuple[int, ...], str], int] = {}
-        self._term_rules: list[list[tuple[int, int]]] = []  # term -> (rule, entry of all or _ANY)
+        self._term_rules: list[tuple[tuple[int, int], ...]] = []  # term -> (rule, entry of all or _ANY)
         self._rules: list[_CompiledRule] = []
         self._required: list[frozenset[int]] = []  # per rule, the entries indexed terms must satisfy
         self._always: list[int] = []  # rules that need no indexed term
@@ -193,7 +216,7 @@ class Matcher:
         self._fields = tuple(f for f in FIELDS if any(f in r.fields for r in self._rules))
         self._build_word_index()
         self._typos: dict[str, dict[int, int]] = {}  # text word -> {word key: edits}
-        self._skipped_words = set(self._plain_words)  # grows with words found not to be typos
+        self._skipped_words = self._new_word_set(self._plain_words)  # and words found not to be typos
 
     # -- compiling ---------------------------------------------------------------------------
 
@@ -205,7 +228,7 @@ class Matcher:
             compiled = tuple(_RuleTerm(self._term(text, edits), text) for text in texts)
             if slot is not None:
                 for rule_term in compiled:
-                    self._term_rules[rule_term.term].append((index, slot))
+                    self._term_rules[rule_term.term] += ((index, slot),)
             return compiled
 
         compiled = _CompiledRule(
@@ -247,14 +270,14 @@ class Matcher:
         identity = (keys, "")
         if identity not in self._term_ids:
             term = self._new_term(identity, _Term(keys, None, sum(map(len, term_words))))
-            for key in keys:
-                (self._key_words if len(keys) == 1 else self._key_phrases)[key].add(term)
+            for key in set(keys):
+                (self._key_words if len(keys) == 1 else self._key_phrases)[key] += (term,)
         return self._term_ids[identity]
 
     def _new_term(self, identity: tuple[tuple[int, ...], str], term: _Term) -> int:
         self._term_ids[identity] = len(self._terms)
         self._terms.append(term)
-        self._term_rules.append([])
+        self._term_rules.append(())
         return len(self._terms) - 1
 
     def _word_key(self, word: str, fuzziness: str | int) -> int:
@@ -267,20 +290,20 @@ class Matcher:
         key = self._word_keys.get((word, edits))
         if key is None:
             key = self._word_keys[(word, edits)] = len(self._key_words)
-            self._key_words.append(set())
-            self._key_phrases.append(set())
+            self._key_words.append(())
+            self._key_phrases.append(())
         return key
 
     def _build_word_index(self) -> None:
         exact: dict[str, dict[int, int]] = {}
-        self._fuzzy_forms: list[tuple[str, int, int]] = []  # (form, word key, allowed edits)
+        fuzzy_forms: list[tuple[str, int, int]] = []  # (form, word key, allowed edits)
         for (word, edits), key in self._word_keys.items():
             for form in inflections(word):
                 exact.setdefault(form, {})[key] = _NO_EDITS
                 if edits:
-                    self._fuzzy_forms.append((form, key, edits))
+                    fuzzy_forms.append((form, key, edits))
+        self._fuzzy_forms = tuple(fuzzy_forms)
         self._exact = exact
-        self._exact_words = frozenset(exact)
         # Per exact form, what it satisfies outright (a dict to ``update`` with: no edits) and
         # which phrases it may start or continue.
         self._form_terms = {
@@ -288,7 +311,7 @@ class Matcher:
             for form, keys in exact.items()
         }
         self._form_phrases = {
-            form: {t for key in keys for t in self._key_phrases[key]} for form, keys in exact.items()
+            form: tuple({t for key in keys for t in self._key_phrases[key]}) for form, keys in exact.items()
         }
         # A typo keeps the first letter ("prussia" is not "russia") and is within k edits, so a
         # form of length n allowing k edits is only compared with words of length n-k to n+k.
@@ -299,24 +322,27 @@ class Matcher:
         self._typo_buckets = {where: self._typo_bucket(forms) for where, forms in buckets.items()}
         # Typos are looked up only for words that are neither indexed nor known English words,
         # but for transliterations of names, which vary in a final i/y (Sergei, Sergey).
-        self._known_words = self._exact_words | known_words() if self._fuzzy_forms else self._exact_words
+        self._known_words = self._new_word_set(chain(exact, known_words() if self._fuzzy_forms else ()))
         self._transliterations: dict[str, dict[int, int]] = {}
         for form, key, _ in self._fuzzy_forms:
             if len(form) >= _MIN_TRANSLITERATED_LENGTH and form[-1] in "iy":
                 variant = form[:-1] + ("y" if form[-1] == "i" else "i")
                 if variant not in exact:
                     self._transliterations.setdefault(variant, {})[key] = 1
-        # Known words that are neither indexed nor transliterations need no look-up: one set
-        # difference in C leaves only the few words of a field that do.
-        self._plain_words = self._known_words.difference(self._exact_words, self._transliterations)
+        # Known words that are neither indexed nor transliterations need no look-up: the word set
+        # of them (and of words found not to be typos) leaves only the few words of a field that do.
+        # Without typos, only indexed words need one: the word set is of them, asked ``inside``.
+        plain = frozenset(known_words()).difference(exact, self._transliterations)
+        self._plain_words = tuple(plain) if self._fuzzy_forms else ()
+        self._exact_word_set = self._new_word_set(() if self._fuzzy_forms else exact)
 
     def _typo_bucket(self, ids: list[int]) -> _TypoBucket:
         """The bucket of these fuzzy forms; a large one also files them by piece, to compare fewer."""
-        forms = [self._fuzzy_forms[i][0] for i in ids]
+        forms = tuple(self._fuzzy_forms[i][0] for i in ids)
         max_edits = max(self._fuzzy_forms[i][2] for i in ids)
         if len(ids) < _MIN_FILTERED_BUCKET:
-            return _TypoBucket(forms, ids, max_edits, None, ([], []))
-        by_piece: dict[str, tuple[list[str], list[int]]] = {}
+            return _TypoBucket(forms, tuple(ids), max_edits, None, ((), ()))
+        by_piece: dict[tuple[int, str], tuple[list[str], list[int]]] = {}
         without_pieces: tuple[list[str], list[int]] = ([], [])
         for i in ids:
             form, _, edits = self._fuzzy_forms[i]
@@ -325,7 +351,13 @@ class Matcher:
             for forms_ids in places:
                 forms_ids[0].append(form)
                 forms_ids[1].append(i)
-        return _TypoBucket(forms, ids, max_edits, by_piece, without_pieces)
+        return _TypoBucket(
+            forms,
+            tuple(ids),
+            max_edits,
+            {piece: (tuple(f), tuple(i)) for piece, (f, i) in by_piece.items()},
+            (tuple(without_pieces[0]), tuple(without_pieces[1])),
+        )
 
     # -- matching ----------------------------------------------------------------------------
 
@@ -355,16 +387,17 @@ class Matcher:
 
     def _scan(self, raw: str) -> _FieldScan:
         if not raw:
-            return _FieldScan("", [], {})
+            return _FieldScan("", {}, {})
         plain = plain_text(raw)
-        field_words = words(plain)
-        distinct = set(field_words)
         # Indexed words and, if typos are allowed, words new to the matcher, typos, transliterations.
-        to_look_up = distinct - self._skipped_words if self._fuzzy_forms else distinct & self._exact_words
+        if self._fuzzy_forms:
+            positions = self._skipped_words.outside(plain)
+        else:
+            positions = self._exact_word_set.inside(plain)
         word_keys: dict[str, dict[int, int]] = {}
         found: dict[int, int] = {}
         phrases: set[int] = set()
-        for word in to_look_up:
+        for word in positions:
             exact = self._exact.get(word)
             if exact is not None:
                 word_keys[word] = exact
@@ -381,7 +414,7 @@ class Matcher:
                         if edits < found.get(term, edits + 1):
                             found[term] = edits
                     phrases.update(self._key_phrases[key])
-        scan = _FieldScan(plain, field_words, word_keys)
+        scan = _FieldScan(plain, word_keys, positions)
         scan.found = found
         if phrases:
             self._find_phrases(scan, phrases)
@@ -400,7 +433,7 @@ class Matcher:
                     found[key] = distance
         if len(self._typos) + len(self._skipped_words) >= len(self._plain_words) + _TYPO_MEMORY_LIMIT:
             self._typos.clear()
-            self._skipped_words = set(self._plain_words)
+            self._skipped_words = self._new_word_set(self._plain_words)
         if found:
             self._typos[word] = found
         else:
@@ -419,16 +452,11 @@ class Matcher:
 
     def _phrase_at(self, scan: _FieldScan, keys: tuple[int, ...]) -> Iterator[tuple[int, int, int]]:
         """Each (first word, last word, edits) where the words of ``keys`` occur consecutively."""
-        field_words, word_keys = scan.words, scan.word_keys
-        starts = sorted(
-            i for word, found in word_keys.items() if keys[0] in found for i in scan.positions(word)
-        )
-        for start in starts:
-            if start + len(keys) > len(field_words):
-                break
-            edits = 0
-            for offset, key in enumerate(keys):
-                word_edits = word_keys.get(field_words[start + offset], {}).get(key)
+        at = [scan.key_positions(key) for key in keys]
+        for start, first_edits in sorted(at[0].items()):
+            edits = first_edits
+            for offset in range(1, len(keys)):
+                word_edits = at[offset].get(start + offset)
                 if word_edits is None:
                     break
                 edits += word_edits
@@ -439,7 +467,7 @@ class Matcher:
         if term not in scan.regex_found:
             regex = self._terms[term].regex
             assert regex is not None
-            scan.regex_found[term] = _NO_EDITS if regex.search(scan.normalised) else None
+            scan.regex_found[term] = _NO_EDITS if regex.search(scan.normalised()) else None
         return scan.regex_found[term]
 
     def _edits(self, rule: _CompiledRule, scans: dict[str, _FieldScan], term: int) -> int | None:
@@ -493,9 +521,8 @@ class Matcher:
             scan = scans[name]
             if scan.found.get(rule_term.term) is None and scan.regex_found.get(rule_term.term) is None:
                 continue  # not in this field: no need to locate its words
-            offsets = scan.offsets
             for first, last, edits in self._occurrences(scan, term):
-                start, end = offsets[first][0], offsets[last][1]
+                start, end = scan.span(first, last)
                 yield TermHit(rule_term.text, name, start, end, scan.plain[start:end], edits)
 
     def _occurrences(self, scan: _FieldScan, term: _Term) -> Iterator[tuple[int, int, int]]:
@@ -503,10 +530,10 @@ class Matcher:
         if term.regex is None:
             yield from self._phrase_at(scan, term.words)
             return
-        normalised = scan.normalised
+        normalised = scan.normalised()
         starts = []
         offset = 0
-        for word in scan.words:
+        for word in scan.words():
             starts.append(offset)
             offset += len(word) + 1
         for found in term.regex.finditer(normalised):

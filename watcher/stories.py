@@ -22,7 +22,8 @@ from datetime import timedelta
 from types import MappingProxyType
 
 from watcher.items import Item
-from watcher.text import known_words, plain_text, word_spans
+from watcher.text import plain_text, word_spans
+from watcher.wordset import known_word_set
 
 STORY_WINDOW = timedelta(hours=48)  # the caller compares only items this close in time
 SAME_STORY = 0.4  # the similarity from which two items are one story
@@ -102,7 +103,7 @@ def _starts_sentence(plain: str, start: int) -> bool:
 def _weight(word: str, is_name: bool) -> float:
     if not word.isalpha():
         return COMMON_WEIGHT if _YEAR.fullmatch(word) else NAME_WEIGHT
-    if word not in known_words():
+    if word not in known_word_set():
         return RARE_WEIGHT
     return NAME_WEIGHT if is_name else COMMON_WEIGHT
 

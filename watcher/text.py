@@ -28,8 +28,9 @@ _LINE_BREAK = re.compile(r" ?\n ?")
 _BLANK_LINES = re.compile(r"\n{3,}")
 # Common non-ASCII punctuation of news text, and what it becomes: blanking it changes no word,
 # and the text is then often ASCII, which is tokenised several times faster.
+_APOSTROPHES = "\u2019\u2018\u02bc\u2032\u00b4"
 _PUNCTUATION = (
-    *((quote, "'") for quote in "\u2019\u2018\u02bc\u2032\u00b4"),
+    *((quote, "'") for quote in _APOSTROPHES),
     *((mark, " ") for mark in "\u201c\u201d\u2014\u2013\u2026\u00a0\u00ab\u00bb\u2022\u00b7\u200b\u202f"),
 )
 # A word is a run of letters and digits. "'s" not followed by a letter is a possessive and dropped
@@ -112,18 +113,43 @@ codecs.register_error("summit-watch-fold-in-place", _ascii_folder(one_for_one=Tr
 def words(plain: str) -> list[str]:
     """The normalised words of a plain text, in order; the same words as ``word_spans``.
 
-    Most news text is ASCII but for punctuation and accents: it is folded to ASCII bytes by the
-    encoder (in C, calling back only for non-ASCII runs) and split with bytes operations.
+    Most news text is ASCII but for punctuation and accents: it is folded to ASCII
+    (``ascii_fold``) and split with bytes operations.
+    """
+    folded = ascii_fold(plain)
+    if folded is None:  # other scripts: fold word by word
+        folded_words = list(map(_fold_word, _WORD.findall(_prepare(plain))))
+        if all(map(str.isalnum, folded_words)):
+            return folded_words
+        return _WORD.findall(" ".join(folded_words))  # the words of each folded word, in one search
+    return folded.encode("ascii").translate(_ASCII_WORD_BYTES).decode("ascii").split()
+
+
+def ascii_fold(plain: str) -> str | None:
+    """The text folded to ASCII, or None for text of other scripts (Cyrillic, Chinese...).
+
+    Its words, ``words(plain)``, are then its runs of ASCII letters and digits, lower-cased: what
+    the native word set (``watcher.wordset``) reads. Folding is done by the encoder, in C,
+    calling back only for non-ASCII runs.
     """
     prepared = _prepare(plain)
+    if prepared.isascii():
+        return prepared
     try:
-        data = prepared.encode("ascii", errors="summit-watch-fold")
-    except _NotFoldableToAscii:  # other scripts: fold word by word
-        folded = list(map(_fold_word, _WORD.findall(prepared)))
-        if all(map(str.isalnum, folded)):
-            return folded
-        return _WORD.findall(" ".join(folded))  # the words of each folded word, in one search
-    return data.translate(_ASCII_WORD_BYTES).decode("ascii").split()
+        return prepared.encode("ascii", errors="summit-watch-fold").decode("ascii")
+    except _NotFoldableToAscii:
+        return None
+
+
+def fold_char(char: str) -> str | None:
+    """What ``ascii_fold`` makes of one non-ASCII character: "'" (an apostrophe), " " (not a
+    letter or digit), its ASCII letters and digits, or None (a letter of another script)."""
+    if char in _APOSTROPHES:
+        return "'"
+    if not char.isalnum():
+        return " "
+    folded = _fold_word(char)
+    return folded if folded.isascii() and folded.isalnum() else None
 
 
 def word_spans(plain: str) -> list[WordSpan]:
@@ -263,7 +289,10 @@ def fixed_edits(word: str, edits: int) -> int:
 
 
 @cache
-def known_words() -> frozenset[str]:
-    """English words and names (SCOWL, folded): a different real word is never a typo."""
+def known_words() -> tuple[str, ...]:
+    """English words and names (SCOWL, folded): a different real word is never a typo.
+
+    A tuple, which the garbage collector stops tracking; ``wordset.known_word_set`` to look up.
+    """
     data = files("watcher") / "data" / "english-words.txt"
-    return frozenset(data.read_text(encoding="utf-8").split())
+    return tuple(data.read_text(encoding="utf-8").split())
