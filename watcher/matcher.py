@@ -148,6 +148,11 @@ class _FieldScan:
         return self._bounds[2 * first], self._bounds[2 * last + 1]
 
 
+def _entry_bit(slot: int) -> int:
+    """A rule's entry as a bit: ``_ANY`` (-1) is bit 0, ``all`` entry n is bit n + 1."""
+    return 1 << (slot + 1)
+
+
 def _is_acronym(written: str) -> bool:
     return len(written) >= 2 and written.isupper()
 
@@ -164,15 +169,23 @@ def _pieces(form: str, edits: int) -> list[tuple[int, str]]:
     return [(1 + 3 * piece, form[1 + 3 * piece : 3 + 3 * piece]) for piece in range(edits + 1)]
 
 
+class _Form(NamedTuple):
+    """An indexed word form: its word keys (with 0 edits), its single-word terms, its phrases."""
+
+    keys: dict[int, int]
+    terms: dict[int, int]
+    phrases: tuple[int, ...]
+
+
 class _TypoBucket(NamedTuple):
     """The fuzzy forms a word of one first letter and length can be a typo of."""
 
     forms: tuple[str, ...]
     ids: tuple[int, ...]  # index of each form in ``Matcher._fuzzy_forms``
     max_edits: int
-    # For a large bucket: its forms (and ids) by their pieces and where they start (``_pieces``),
-    # and those too short to have pieces. A word is compared only with forms having a piece it
-    # contains near where the form has it.
+    # For a large bucket: its forms (and ids) by each piece (``_pieces``) and where it can stand in
+    # a typo of the bucket's length, and those too short to have pieces. A word is compared only
+    # with forms having a piece where it has it.
     by_piece: dict[tuple[int, str], tuple[tuple[str, ...], tuple[int, ...]]] | None
     without_pieces: tuple[tuple[str, ...], tuple[int, ...]]
 
@@ -181,13 +194,11 @@ class _TypoBucket(NamedTuple):
         if self.by_piece is None:
             return self.forms, self.ids
         forms, ids = list(self.without_pieces[0]), list(self.without_pieces[1])
-        edits = self.max_edits
-        for start in range(1, 3 * edits + 2, 3):
-            for at in range(max(1, start - edits), start + edits + 1):
-                with_piece = self.by_piece.get((start, word[at : at + 2]))
-                if with_piece is not None:
-                    forms += with_piece[0]
-                    ids += with_piece[1]
+        for at in range(1, len(word) - 1):
+            with_piece = self.by_piece.get((at, word[at : at + 2]))
+            if with_piece is not None:
+                forms += with_piece[0]
+                ids += with_piece[1]
         return forms, ids
 
 
@@ -203,12 +214,13 @@ class Matcher:
         self._new_word_set = word_sets or wordset.word_set
         self._word_keys: dict[tuple[str, int], int] = {}
         self._key_words: list[tuple[int, ...]] = []  # word key -> single-word terms of that word
-        self._key_phrases: list[tuple[int, ...]] = []  # word key -> phrases using that word
+        self._key_phrases: list[tuple[int, ...]] = []  # word key -> phrases starting with that word
         self._terms: list[_Term] = []
         self._term_ids: dict[tuple[tuple[int, ...], str], int] = {}
-        self._term_rules: list[tuple[tuple[int, int], ...]] = []  # term -> (rule, entry of all or _ANY)
+        # term -> (rule, the bit of its entry: ``_entry_bit`` of an ``all`` entry or ``_ANY``)
+        self._term_rules: list[tuple[tuple[int, int], ...]] = []
         self._rules: list[_CompiledRule] = []
-        self._required: list[frozenset[int]] = []  # per rule, the entries indexed terms must satisfy
+        self._required: list[int] = []  # per rule, the bits of the entries indexed terms must satisfy
         self._always: list[int] = []  # rules that need no indexed term
         for rule in rules:
             if rule.enabled:
@@ -228,7 +240,7 @@ class Matcher:
             compiled = tuple(_RuleTerm(self._term(text, edits), text) for text in texts)
             if slot is not None:
                 for rule_term in compiled:
-                    self._term_rules[rule_term.term] += ((index, slot),)
+                    self._term_rules[rule_term.term] += ((index, _entry_bit(slot)),)
             return compiled
 
         compiled = _CompiledRule(
@@ -249,7 +261,7 @@ class Matcher:
         required = {slot for slot, entry in enumerate(compiled.all) if indexed(entry)}
         if indexed(compiled.any):
             required.add(_ANY)
-        self._required.append(frozenset(required))
+        self._required.append(sum(map(_entry_bit, required)))
         if not required:
             self._always.append(index)
 
@@ -270,8 +282,8 @@ class Matcher:
         identity = (keys, "")
         if identity not in self._term_ids:
             term = self._new_term(identity, _Term(keys, None, sum(map(len, term_words))))
-            for key in set(keys):
-                (self._key_words if len(keys) == 1 else self._key_phrases)[key] += (term,)
+            # A phrase is checked only when its first word occurs: it is filed under that word only.
+            (self._key_words if len(keys) == 1 else self._key_phrases)[keys[0]] += (term,)
         return self._term_ids[identity]
 
     def _new_term(self, identity: tuple[tuple[int, ...], str], term: _Term) -> int:
@@ -303,15 +315,15 @@ class Matcher:
                 if edits:
                     fuzzy_forms.append((form, key, edits))
         self._fuzzy_forms = tuple(fuzzy_forms)
-        self._exact = exact
-        # Per exact form, what it satisfies outright (a dict to ``update`` with: no edits) and
-        # which phrases it may start or continue.
-        self._form_terms = {
-            form: dict.fromkeys((t for key in keys for t in self._key_words[key]), _NO_EDITS)
+        # Per exact form, in one look-up: its word keys, what it satisfies outright (a dict to
+        # ``update`` with: no edits) and which phrases it may start.
+        self._forms = {
+            form: _Form(
+                keys,
+                dict.fromkeys((t for key in keys for t in self._key_words[key]), _NO_EDITS),
+                tuple({t for key in keys for t in self._key_phrases[key]}),
+            )
             for form, keys in exact.items()
-        }
-        self._form_phrases = {
-            form: tuple({t for key in keys for t in self._key_phrases[key]}) for form, keys in exact.items()
         }
         # A typo keeps the first letter ("prussia" is not "russia") and is within k edits, so a
         # form of length n allowing k edits is only compared with words of length n-k to n+k.
@@ -319,7 +331,7 @@ class Matcher:
         for i, (form, _, edits) in enumerate(self._fuzzy_forms):
             for length in range(max(len(form) - edits, _MIN_TYPO_LENGTH), len(form) + edits + 1):
                 buckets.setdefault((form[0], length), []).append(i)
-        self._typo_buckets = {where: self._typo_bucket(forms) for where, forms in buckets.items()}
+        self._typo_buckets = {where: self._typo_bucket(forms, where[1]) for where, forms in buckets.items()}
         # Typos are looked up only for words that are neither indexed nor known English words,
         # but for transliterations of names, which vary in a final i/y (Sergei, Sergey).
         self._known_words = self._new_word_set(chain(exact, known_words() if self._fuzzy_forms else ()))
@@ -336,8 +348,13 @@ class Matcher:
         self._plain_words = tuple(plain) if self._fuzzy_forms else ()
         self._exact_word_set = self._new_word_set(() if self._fuzzy_forms else exact)
 
-    def _typo_bucket(self, ids: list[int]) -> _TypoBucket:
-        """The bucket of these fuzzy forms; a large one also files them by piece, to compare fewer."""
+    def _typo_bucket(self, ids: list[int], length: int) -> _TypoBucket:
+        """The bucket of these fuzzy forms for words of ``length`` letters; a large one also files
+        them by piece, to compare fewer.
+
+        A typo within k edits of a form has d = (its length - the form's) more insertions than
+        deletions, so an unbroken piece has moved by -(k - d) // 2 to (k + d) // 2 letters.
+        """
         forms = tuple(self._fuzzy_forms[i][0] for i in ids)
         max_edits = max(self._fuzzy_forms[i][2] for i in ids)
         if len(ids) < _MIN_FILTERED_BUCKET:
@@ -346,8 +363,13 @@ class Matcher:
         without_pieces: tuple[list[str], list[int]] = ([], [])
         for i in ids:
             form, _, edits = self._fuzzy_forms[i]
-            pieces = _pieces(form, edits)
-            places = [by_piece.setdefault(piece, ([], [])) for piece in pieces] or [without_pieces]
+            longer = length - len(form)
+            shifts = range(-((edits - longer) // 2), (edits + longer) // 2 + 1)
+            places = [
+                by_piece.setdefault((start + shift, piece), ([], []))
+                for start, piece in _pieces(form, edits)
+                for shift in shifts
+            ] or [without_pieces]
             for forms_ids in places:
                 forms_ids[0].append(form)
                 forms_ids[1].append(i)
@@ -364,12 +386,13 @@ class Matcher:
     def match(self, item: Item, feed: FeedRef | None = None) -> list[Match]:
         """The rules ``item`` matches, best score first. ``feed=None`` ignores rules' ``feeds``."""
         scans: dict[str, _FieldScan] = {name: self._scan(getattr(item, name)) for name in self._fields}
-        hit_entries: dict[int, set[int]] = {}
+        hit_entries: dict[int, int] = {}  # rule -> bits of the entries hit
         for scan in scans.values():
             for term in scan.found:
-                for rule_index, slot in self._term_rules[term]:
-                    hit_entries.setdefault(rule_index, set()).add(slot)
-        candidates = [index for index, hit in hit_entries.items() if self._required[index] <= hit]
+                for rule_index, bit in self._term_rules[term]:
+                    hit_entries[rule_index] = hit_entries.get(rule_index, 0) | bit
+        required = self._required
+        candidates = [index for index, hit in hit_entries.items() if hit & required[index] == required[index]]
         matches = []
         for index in sorted({*candidates, *self._always}):
             rule = self._rules[index]
@@ -398,11 +421,11 @@ class Matcher:
         found: dict[int, int] = {}
         phrases: set[int] = set()
         for word in positions:
-            exact = self._exact.get(word)
-            if exact is not None:
-                word_keys[word] = exact
-                found.update(self._form_terms[word])  # no edits: never worse than a typo's
-                phrases.update(self._form_phrases[word])
+            form = self._forms.get(word)
+            if form is not None:
+                word_keys[word] = form.keys
+                found.update(form.terms)  # no edits: never worse than a typo's
+                phrases.update(form.phrases)
                 continue
             typo_of = self._typos.get(word)
             if typo_of is None:
