@@ -22,7 +22,6 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import Final, NamedTuple
 
 from rapidfuzz.distance import OSA
@@ -40,7 +39,7 @@ from watcher.text import (
     word_spans,
     words,
 )
-from watcher.wordset import Positions, WordSetFactory, word_bounds
+from watcher.wordset import Positions, WordSetFactory, known_word_set, word_bounds
 
 _TYPO_MEMORY_LIMIT: Final = 500_000  # words remembered as typos or not
 _MIN_TYPO_LENGTH: Final = 3  # the shortest word that can be a typo (``fuzziness: 1``, 4 letters)
@@ -332,9 +331,9 @@ class Matcher:
             for length in range(max(len(form) - edits, _MIN_TYPO_LENGTH), len(form) + edits + 1):
                 buckets.setdefault((form[0], length), []).append(i)
         self._typo_buckets = {where: self._typo_bucket(forms, where[1]) for where, forms in buckets.items()}
-        # Typos are looked up only for words that are neither indexed nor known English words,
-        # but for transliterations of names, which vary in a final i/y (Sergei, Sergey).
-        self._known_words = self._new_word_set(chain(exact, known_words() if self._fuzzy_forms else ()))
+        # Typos are looked up only for words that are neither indexed nor known English words
+        # (``wordset.known_word_set``), but for transliterations of names, which vary in a final
+        # i/y (Sergei, Sergey).
         self._transliterations: dict[str, dict[int, int]] = {}
         for form, key, _ in self._fuzzy_forms:
             if len(form) >= _MIN_TRANSLITERATED_LENGTH and form[-1] in "iy":
@@ -344,8 +343,10 @@ class Matcher:
         # Known words that are neither indexed nor transliterations need no look-up: the word set
         # of them (and of words found not to be typos) leaves only the few words of a field that do.
         # Without typos, only indexed words need one: the word set is of them, asked ``inside``.
-        plain = frozenset(known_words()).difference(exact, self._transliterations)
-        self._plain_words = tuple(plain) if self._fuzzy_forms else ()
+        if self._fuzzy_forms:
+            self._plain_words = tuple(frozenset(known_words()).difference(exact, self._transliterations))
+        else:
+            self._plain_words = ()
         self._exact_word_set = self._new_word_set(() if self._fuzzy_forms else exact)
 
     def _typo_bucket(self, ids: list[int], length: int) -> _TypoBucket:
@@ -447,7 +448,7 @@ class Matcher:
         """The indexed words that ``word`` is a typo of, with the edits; remembered either way."""
         found = dict(self._transliterations.get(word, {}))
         bucket = self._typo_buckets.get((word[0], len(word)))
-        if bucket is not None and word.isalpha() and word not in self._known_words:
+        if bucket is not None and word.isalpha() and word not in known_word_set():  # nor indexed
             forms, ids = bucket.candidates(word)
             candidates = extract(word, forms, scorer=OSA.distance, score_cutoff=bucket.max_edits, limit=None)
             for _, distance, position in candidates:

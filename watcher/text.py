@@ -94,11 +94,8 @@ def _ascii_folder(one_for_one: bool) -> Callable[[UnicodeError], tuple[str, int]
         assert isinstance(error, UnicodeEncodeError)
         replacement = []
         for char in error.object[error.start : error.end]:
-            if not char.isalnum():
-                replacement.append(" ")
-                continue
-            folded = _fold_word(char)
-            if not (folded.isascii() and folded.isalnum()) or (one_for_one and len(folded) != 1):
+            folded = fold_char(char)
+            if folded is None or (one_for_one and len(folded) != 1):
                 raise _NotFoldableToAscii
             replacement.append(folded)
         return "".join(replacement), error.end
@@ -143,7 +140,10 @@ def ascii_fold(plain: str) -> str | None:
 
 def fold_char(char: str) -> str | None:
     """What ``ascii_fold`` makes of one non-ASCII character: "'" (an apostrophe), " " (not a
-    letter or digit), its ASCII letters and digits, or None (a letter of another script)."""
+    letter or digit), its ASCII letters and digits, or None (a letter of another script).
+
+    The encoder's error handler and the native word set both fold characters with it.
+    """
     if char in _APOSTROPHES:
         return "'"
     if not char.isalnum():
