@@ -13,6 +13,7 @@ pytest_plugins = [
     "httpserver",  # the loopback HTTP server fixture, ``http_server`` (tests/httpserver.py)
     "databases",  # ``database_url`` (SQLite and PostgreSQL) and ``store`` (tests/databases.py)
     "smtpserver",  # the loopback SMTP server fixture, ``smtp_server`` (tests/smtpserver.py)
+    "daemons",  # ``newsroom``, ``notify_socket`` and ``daemons``: the daemon as a subprocess
 ]
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -20,6 +21,14 @@ RULES = REPO / "rules"
 
 WriteFile = Callable[[str, str], Path]
 RunCli = Callable[..., Result]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests under tests/fault/ are the fault suite: marked ``fault`` (``-m fault`` runs them alone)."""
+    fault = REPO / "tests" / "fault"
+    for item in items:
+        if item.path.is_relative_to(fault):
+            item.add_marker(pytest.mark.fault)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:  # the pipeline imports the whole fetch and store stack; metrics need none of it
+    from watcher.outages import DatabaseState
     from watcher.pipeline import FeedReport
 
 # Poll durations: a 304 on loopback takes milliseconds, a slow outlet up to the fetch timeout.
@@ -69,11 +70,29 @@ class Metrics:
         with self._lock:
             self._rules = n
 
-    def render(self, deliveries_by_state: Mapping[str, int]) -> str:
-        """The metrics as a /metrics body; ``deliveries_by_state`` is ``Store.delivery_counts()``."""
+    def render(
+        self, deliveries_by_state: Mapping[str, int] | None, database: "DatabaseState | None" = None
+    ) -> str:
+        """The metrics as a /metrics body; ``deliveries_by_state`` is ``Store.delivery_counts()``
+        (None: the database cannot tell now), ``database`` the daemon's view of its database."""
         with self._lock:
             lines: list[str] = []
             _family(lines, "summit_watch_up", "gauge", "1 while the daemon runs.", [((), 1)])
+            if database is not None:
+                _family(
+                    lines,
+                    "summit_watch_database_up",
+                    "gauge",
+                    "0 while the daemon's jobs fail to use the database, else 1.",
+                    [((), int(database.failing_since is None))],
+                )
+                _family(
+                    lines,
+                    "summit_watch_storage_failures_total",
+                    "counter",
+                    "Jobs that failed because the database could not be used.",
+                    [((), database.failures_total)],
+                )
             _family(
                 lines,
                 "summit_watch_polls_total",
@@ -103,13 +122,14 @@ class Metrics:
                 "Delivery attempts, by outcome (sent, failed, dead, held).",
                 [((("outcome", o),), n) for o, n in sorted(self._deliveries.items())],
             )
-            _family(
-                lines,
-                "summit_watch_deliveries",
-                "gauge",
-                "Deliveries in the outbox, by state.",
-                [((("state", s),), n) for s, n in deliveries_by_state.items()],
-            )
+            if deliveries_by_state is not None:
+                _family(
+                    lines,
+                    "summit_watch_deliveries",
+                    "gauge",
+                    "Deliveries in the outbox, by state.",
+                    [((("state", s),), n) for s, n in deliveries_by_state.items()],
+                )
             self._histogram(lines)
             if self._rules is not None:
                 _family(lines, "summit_watch_rules_loaded", "gauge", "Rules in use.", [((), self._rules)])

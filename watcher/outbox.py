@@ -9,15 +9,14 @@ sending is ``watcher.notify``. The clock and the source of randomness are passed
 """
 
 import logging
-import os
 import random
-import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from watcher.alerts import Alert, Report, SendResult, StoryEntry
+from watcher.claims import OWNER, owner_gone
 from watcher.config import Config
 from watcher.grouping import due_at, held_until, policy_for, retry_at
 from watcher.messages import merge_templates, render
@@ -30,21 +29,6 @@ log = logging.getLogger(__name__)
 
 DELIVERY_LEASE: Final = timedelta(minutes=5)  # a crashed dispatcher's delivery is due again after this
 DispatchOutcome = Literal["sent", "failed", "dead", "held"]
-OWNER: Final = f"{socket.gethostname()}:{os.getpid()}"  # this process, as a claimant of deliveries
-
-
-def _gone(owner: str) -> bool:
-    """Whether ``owner`` is a process of this machine that has ended (others' we cannot know)."""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
 
 
 @dataclass(frozen=True)
@@ -113,7 +97,7 @@ class Outbox:
         sending) are freed, so a restart re-sends that one message at once rather than after
         the lease.
         """
-        gone = {owner for owner in self._store.claimants(self._clock()) if _gone(owner)}
+        gone = {owner for owner in self._store.claimants(self._clock()) if owner_gone(owner)}
         if gone:
             log.warning("delivery_claims_released owners=%s", ",".join(sorted(gone)))
             self._store.release_claims(gone)

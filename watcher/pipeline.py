@@ -10,13 +10,14 @@ it (nothing can be recorded), and it is raised as ``StorageError``.
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from multiprocessing import get_context
 
 from watcher.config import Config
+from watcher.faults import fault_point
 from watcher.fetch import Fetcher, FetchLimits, FetchRequest, FetchResult
 from watcher.items import FeedRef
 from watcher.matcher import Matcher
@@ -168,15 +169,19 @@ class _Cycle:
                     parsed.problem,
                     len(parsed.items),
                 )
-            stored = self.store.add_items(state.name, parsed.items, now)
             feed = FeedRef(state.name, self.tags.get(state.name, frozenset()))
-            new_hits = [
-                NewHit(match.rule_id, entry.id, match.score, match.terms, match.hits)
-                for entry in stored
-                for match in self.matcher.match(entry.item, feed)
-            ]
-            new_items, hits = len(stored), self.store.add_hits(new_hits, now)
-            hit_items = {hit.item for hit in new_hits}
+            found: list[NewHit] = []
+
+            def match(new: Sequence[StoredItem]) -> list[NewHit]:
+                found.extend(self._match(new, feed))
+                fault_point("poll_matched")
+                return found
+
+            # Items and their hits are committed together: a crash cannot leave items "seen"
+            # whose hits were never stored.
+            stored, hits = self.store.add_matched_items(state.name, parsed.items, now, match)
+            new_items = len(stored)
+            hit_items = {hit.item for hit in found}
             self._join_stories([entry for entry in stored if entry.id in hit_items], now)
         record = poll_record(state, result, self.intervals[state.name], now, error)
         self.store.record_poll(record)
@@ -192,6 +197,14 @@ class _Cycle:
         if record.redirected_to:
             log.warning("feed_moved feed=%s url=%s", state.name, record.redirected_to)
         return FeedReport(state.name, record.outcome, new_items, hits, record.error, record.redirected_to)
+
+    def _match(self, items: Sequence[StoredItem], feed: FeedRef) -> list[NewHit]:
+        """The hits of newly stored items."""
+        return [
+            NewHit(match.rule_id, entry.id, match.score, match.terms, match.hits)
+            for entry in items
+            for match in self.matcher.match(entry.item, feed)
+        ]
 
     def _join_stories(self, items: list[StoredItem], now: datetime) -> None:
         """Put each newly hit item in the story of a near-duplicate from another outlet, else a new one.

@@ -12,6 +12,7 @@ jobs read it once per run, so a job never sees half of an old load and half of a
 """
 
 import asyncio
+import contextlib
 import dataclasses
 import fcntl
 import functools
@@ -31,17 +32,19 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from watcher.claims import OWNER, owner_gone
 from watcher.config import Config, ConfigError, FeedConfig, load_config
 from watcher.errors import RulesError, WatcherError
 from watcher.health import HealthServer
 from watcher.matcher import Matcher
 from watcher.metrics import Metrics
 from watcher.notify import Target, build_targets
+from watcher.outages import DatabaseWatch
 from watcher.outbox import Outbox
 from watcher.pipeline import poll
 from watcher.rules import RuleSet, load_rules, rule_files
 from watcher.sdnotify import Notifier
-from watcher.store import Store, database_url
+from watcher.store import StorageError, Store, database_url
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,13 @@ DISPATCH_EVERY: Final = timedelta(seconds=2)
 RULES_CHECK_EVERY: Final = timedelta(seconds=2)
 HOUSEKEEPING_EVERY: Final = timedelta(hours=6)
 STATUS_EVERY: Final = 30.0  # seconds between STATUS= lines to systemd
-POLL_LEASE: Final = timedelta(minutes=15)  # a claimed poll not recorded by then is due again
+# A claimed poll not recorded by then is due again for any daemon: longer than a poll takes (the
+# fetch's total timeout is 60 s), short enough that another host takes over a dead one's feeds
+# soon. Daemons of the same host free a dead one's claims within RECLAIM_EVERY.
+POLL_LEASE: Final = timedelta(minutes=3)
+RECLAIM_EVERY: Final = timedelta(seconds=5)
+# /healthz fails when no feed job has finished for twice the shortest interval, but at least this.
+STALL_FLOOR: Final = 30.0
 MAX_JITTER: Final = timedelta(seconds=30)
 WORKERS: Final = 8
 
@@ -149,6 +158,10 @@ class Service:
         )
         self._loaded_value: _Loaded | None = None
         self._store_value: Store | None = None
+        self._database = DatabaseWatch(clock)
+        self._rules_problem: str | None = None  # why the rule files on disk cannot be used
+        self._unsynced: Config | None = None  # feeds of a reload not yet stored (database down)
+        self._last_feed_job = time.monotonic()  # when a feed job last ran to its end
 
     @property
     def _loaded(self) -> _Loaded:
@@ -175,16 +188,25 @@ class Service:
         rules = load_rules(config.rules)
         lock = _DatabaseLock(config.database)
         lock.acquire()
+
+        def open_store() -> None:
+            self._store_value = Store.open(config.database)
+
         try:
-            store = self._store_value = Store.open(config.database)
+            opened = self._until_stored("open", open_store)
         except BaseException:
             lock.release()
             raise
+        if not opened:  # stopped while waiting for the database
+            lock.release()
+            return 0
+        store = self._store
         health: HealthServer | None = None
         try:
             self._loaded = self._load(config, rules)
             self._metrics.rules_loaded(len(rules.enabled))
-            self._sync_feeds(config)
+            if not self._until_stored("sync_feeds", lambda: self._sync_feeds(config)):
+                return 0
             self._schedule_feeds(config, first=True)
             self._schedule_service_jobs()
             if config.health is not None:
@@ -208,6 +230,23 @@ class Service:
             store.close()
             lock.release()
         return 1 if self._crashed else 0
+
+    def _until_stored(self, job: str, action: Callable[[], None]) -> bool:
+        """Do ``action``, again with backoff while the database cannot be reached (a daemon started
+        before its database waits for it); False if a stop is asked for meanwhile."""
+        while True:
+            try:
+                action()
+            except StorageError as e:
+                self._database.failed(job, str(e))
+                self._notifier.status(f"waiting for the database: {e}")
+                self._wake.wait(self._database.retry_in())
+                self._wake.clear()
+                if self._stop_requested:
+                    return False
+                continue
+            self._database.succeeded()
+            return True
 
     def _wait_for_signals(self) -> None:
         while True:
@@ -276,9 +315,8 @@ class Service:
         rules = self._read_rules(config.rules) or current.rules
         self._loaded = self._load(config, rules)
         self._metrics.rules_loaded(len(rules.enabled))
-        self._store.sync_feeds(
-            config.feeds, {f.name: config.interval(f) for f in config.feeds}, self._clock()
-        )
+        self._unsynced = config  # stored by the next reclaim job, which retries while the database is down
+        self._guarded(self._reclaim)()
         self._schedule_feeds(config, first=False)
         self._notifier.ready()
         log.info("daemon_reloaded feeds=%d rules=%d", len(config.feeds), len(rules.enabled))
@@ -291,11 +329,14 @@ class Service:
     def _read_rules(self, path: Path) -> RuleSet | None:
         """The rules at ``path``, or None (every error logged) when they cannot be used."""
         try:
-            return load_rules(path)
+            rules = load_rules(path)
         except RulesError as e:
             for problem in e.problems:
                 log.error("rules_invalid %s (the running rules stay)", problem)
+            self._rules_problem = f"rules invalid: {e.problems[0]}" if e.problems else "rules invalid"
             return None
+        self._rules_problem = None
+        return rules
 
     def _check_rules(self) -> None:
         """Reload the rules when a rule file changed, appeared or went away."""
@@ -345,21 +386,30 @@ class Service:
         if not first:
             log.info("feed_scheduled feed=%s interval=%ss", feed.name, interval.total_seconds())
 
-    def _guarded(self, job: Callable[..., None]) -> Callable[..., None]:
-        """``job`` with its failures handled: an expected one (the database unreachable, say) is logged
-        and the job runs again at its next time; anything else is a bug, logged with its traceback,
-        and stops the daemon with exit status 1 so that systemd restarts it."""
+    def _guarded(self, job: Callable[..., None], *, storage: bool = True) -> Callable[..., None]:
+        """``job`` with its failures handled: the database failing is noted once (``DatabaseWatch``)
+        and the job runs again at its next time after a backoff; another expected failure is
+        logged; anything else is a bug, logged with its traceback, and stops the daemon with exit
+        status 1 so that systemd restarts it. ``storage``: the job uses the database."""
+        name = job.__name__.strip("_")
 
         @functools.wraps(job)
         def guarded(*args: object) -> None:
+            if storage and not self._database.may_try():
+                return
             try:
                 job(*args)
+            except StorageError as e:
+                self._database.failed(name, str(e))
             except WatcherError as e:
-                log.error("job_failed job=%s error=%s", job.__name__.strip("_"), e)
+                log.error("job_failed job=%s error=%s", name, e)
             except Exception:
-                log.exception("job_crashed job=%s (stopping: a bug)", job.__name__.strip("_"))
+                log.exception("job_crashed job=%s (stopping: a bug)", name)
                 self._crashed = self._stop_requested = True
                 self._wake.set()
+            else:
+                if storage:
+                    self._database.succeeded()
 
         return guarded
 
@@ -370,10 +420,17 @@ class Service:
             self._guarded(self._dispatch), "interval", **every, id="dispatch", next_run_time=now
         )
         self._scheduler.add_job(
-            self._guarded(self._check_rules),
+            self._guarded(self._check_rules, storage=False),
             "interval",
             seconds=RULES_CHECK_EVERY.total_seconds(),
             id="rules",
+        )
+        self._scheduler.add_job(
+            self._guarded(self._reclaim),
+            "interval",
+            seconds=RECLAIM_EVERY.total_seconds(),
+            id="reclaim",
+            next_run_time=now,
         )
         self._scheduler.add_job(
             self._guarded(self._housekeeping),
@@ -389,16 +446,35 @@ class Service:
     def _poll_feed(self, name: str) -> None:
         """Poll one feed if it is due by the stored schedule (backoff, Retry-After) and unclaimed."""
         loaded, store = self._loaded, self._store
-        if not store.claim_feed(name, self._clock(), POLL_LEASE):
-            return
-        started = time.monotonic()
-        summary = asyncio.run(
-            poll(loaded.config, store, loaded.matcher, self._clock, feeds=[name], sync=False)
-        )
-        for report in summary.reports:
-            self._metrics.poll_done(report, time.monotonic() - started)
-            if report.hits:
-                log.info("feed_hits feed=%s new_items=%d hits=%d", name, report.new_items, report.hits)
+        if store.claim_feed(name, self._clock(), POLL_LEASE, OWNER):
+            started = time.monotonic()
+            try:
+                summary = asyncio.run(
+                    poll(loaded.config, store, loaded.matcher, self._clock, feeds=[name], sync=False)
+                )
+            except StorageError:
+                # Nothing of this poll was stored: make the feed due again at once, if the
+                # database takes even that, rather than after the lease.
+                with contextlib.suppress(StorageError):
+                    store.release_feed_claims({OWNER}, self._clock(), feed=name)
+                raise
+            for report in summary.reports:
+                self._metrics.poll_done(report, time.monotonic() - started)
+                if report.hits:
+                    log.info("feed_hits feed=%s new_items=%d hits=%d", name, report.new_items, report.hits)
+        self._last_feed_job = time.monotonic()
+
+    def _reclaim(self) -> None:
+        """Free the polls claimed by daemons of this host that died mid-poll, and store the feeds
+        of a reload that could not be stored then."""
+        store, now = self._store, self._clock()
+        if self._unsynced is not None:
+            self._sync_feeds(self._unsynced)
+            self._unsynced = None
+        gone = {owner for owner in store.feed_claimants(now) if owner_gone(owner)}
+        if gone:
+            released = store.release_feed_claims(gone, now)
+            log.warning("feed_claims_released owners=%s feeds=%d", ",".join(sorted(gone)), released)
 
     def _dispatch(self) -> None:
         loaded = self._loaded
@@ -415,11 +491,20 @@ class Service:
     # -- health ----------------------------------------------------------------------------------
 
     def _report_status(self) -> None:
-        store = self._store
-        feeds = store.feeds()
+        state = self._database.state()
+        if state.failing_since is not None and not self._database.may_try():
+            self._notifier.status(f"database failing since {state.failing_since:%Y-%m-%d %H:%M:%S} UTC")
+            return
+        try:
+            store = self._store
+            feeds = store.feeds()
+            hits = store.hits_since(self._clock() - timedelta(days=1))
+            deliveries = store.delivery_counts()
+        except StorageError as e:
+            self._database.failed("status", str(e))
+            return
+        self._database.succeeded()
         failing = sum(1 for f in feeds if f.consecutive_failures or f.gone)
-        hits = store.hits_since(self._clock() - timedelta(days=1))
-        deliveries = store.delivery_counts()
         waiting = deliveries["pending"] + deliveries["failed"]
         self._notifier.status(
             f"{len(feeds) - failing} feeds ok, {failing} failing; {hits} hits in 24 h; "
@@ -427,12 +512,32 @@ class Service:
         )
 
     def _healthy(self) -> tuple[bool, str]:
+        """Healthy unless: the scheduler stopped, the database failed several jobs in a row, the
+        rule files are invalid, or no feed job finished for twice the shortest interval."""
         if not self._scheduler.running:
             return False, "scheduler not running"
+        database = self._database.state()
+        if database.unhealthy and database.failing_since is not None:
+            return False, (
+                f"database failing since {database.failing_since.isoformat(timespec='seconds')} "
+                f"({database.consecutive_failures} jobs failed): {database.last_error}"
+            )
+        if self._rules_problem is not None:
+            return False, self._rules_problem
+        config = self._loaded.config
+        if config.feeds:
+            limit = max(2 * min(config.interval(f) for f in config.feeds).total_seconds(), STALL_FLOOR)
+            idle = time.monotonic() - self._last_feed_job
+            if idle > limit:
+                return False, f"no poll finished for {idle:.0f} s (limit {limit:.0f} s)"
         return True, "ok"
 
     def _render_metrics(self) -> str:
-        return self._metrics.render(self._store.delivery_counts())
+        try:
+            deliveries = self._store.delivery_counts() if self._database.may_try() else None
+        except StorageError:
+            deliveries = None
+        return self._metrics.render(deliveries, self._database.state())
 
 
 def _jitter(interval: timedelta) -> float:

@@ -14,7 +14,7 @@ share a PostgreSQL database; ``item`` holds the text of the items not pruned yet
 import dataclasses
 import hashlib
 import re
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -335,6 +335,7 @@ class _FeedRow(_Row, table=True):
     next_poll: datetime
     gone: bool = False
     redirected_to: str | None = None
+    claimed_by: str | None = None  # the daemon ("host:pid") polling it now, until next_poll
 
 
 def _param(name: str, column: str) -> BindParameter[Any]:
@@ -361,6 +362,7 @@ _RECORD_POLL = (
             (_param("replace_redirect", "gone"), _param("redirected_to", "redirected_to")),
             else_=func.coalesce(_param("redirected_to", "redirected_to"), _FEED_TABLE.c.redirected_to),
         ),
+        claimed_by=None,
     )
 )
 
@@ -649,9 +651,10 @@ class Store:
         with self._errors(), Session(self._engine) as session:
             return [_feed_state(row) for row in session.exec(query)]
 
-    def claim_feed(self, name: str, now: datetime, lease: timedelta) -> bool:
-        """Take the poll of feed ``name`` if it is due at ``now``: its next poll moves to ``now +
-        lease`` until the poll is recorded. False: not due (backing off) or another daemon took it."""
+    def claim_feed(self, name: str, now: datetime, lease: timedelta, owner: str | None = None) -> bool:
+        """Take the poll of feed ``name`` for ``owner`` if it is due at ``now``: its next poll moves
+        to ``now + lease`` until the poll is recorded. False: not due (backing off) or another
+        daemon took it."""
         _check_aware(now, "now")
         query = (
             update(_FEED_TABLE)
@@ -661,10 +664,35 @@ class Store:
                 ~_FEED_TABLE.c.gone,
                 _FEED_TABLE.c.next_poll <= now,
             )
-            .values(next_poll=now + lease)
+            .values(next_poll=now + lease, claimed_by=owner)
         )
         with self._errors(), self._engine.begin() as connection:
             return connection.execute(query).rowcount == 1
+
+    def feed_claimants(self, now: datetime) -> set[str]:
+        """The daemons holding a feed's poll at ``now``."""
+        query = (
+            select(_FEED_TABLE.c.claimed_by)
+            .where(_FEED_TABLE.c.claimed_by.is_not(None), _FEED_TABLE.c.next_poll > now)
+            .distinct()
+        )
+        with self._errors(), self._engine.connect() as connection:
+            return {owner for owner in connection.execute(query).scalars() if owner is not None}
+
+    def release_feed_claims(self, owners: Collection[str], now: datetime, *, feed: str | None = None) -> int:
+        """Make the polls claimed by ``owners`` (daemons killed mid-poll, or this one after a poll
+        it could not store), or only that of ``feed``, due at ``now``; return how many. Their
+        items were not stored (items and hits commit together): the next poll fetches them again."""
+        _check_aware(now, "now")
+        query = (
+            update(_FEED_TABLE)
+            .where(_FEED_TABLE.c.claimed_by.in_(list(owners)), _FEED_TABLE.c.next_poll > now)
+            .values(next_poll=now, claimed_by=None)
+        )
+        if feed is not None:
+            query = query.where(_FEED_TABLE.c.name == feed)
+        with self._errors(), self._engine.begin() as connection:
+            return connection.execute(query).rowcount
 
     def record_poll(self, record: PollRecord) -> None:
         """Store the outcome of a poll.
@@ -712,22 +740,42 @@ class Store:
         A missing published time becomes ``fetched_at``; times are stored and returned in UTC.
         NUL characters, which PostgreSQL text cannot hold, are dropped.
         """
+        stored, _ = self.add_matched_items(feed, items, fetched_at, lambda new: ())
+        return stored
+
+    def add_matched_items(
+        self,
+        feed: str,
+        items: Sequence[Item],
+        fetched_at: datetime,
+        match: Callable[[Sequence[StoredItem]], Iterable[NewHit]],
+    ) -> tuple[list[StoredItem], int]:
+        """Store the new items of ``feed`` (as ``add_items``) and their hits in one transaction;
+        return the new items and how many hits were stored.
+
+        ``match`` is called inside the transaction with the new items and returns their hits.
+        Marking an item seen and storing its hits are one step: a crash or a storage error in
+        between rolls both back, so the items are new again at the next poll and their alerts
+        are never lost.
+        """
         _check_aware(fetched_at, "fetched_at")
         batch: dict[str, Item] = {}
         for item in items:
             clean = _clean_item(item, fetched_at)
             batch.setdefault(_key(clean.id), clean)
         if not batch:
-            return []
+            return [], 0
         with self._errors(), self._engine.begin() as connection:
             claim = self._insert_new(_SEEN).returning(_SEEN.c.key)
             new = set(connection.execute(claim, [{"feed": feed, "key": key} for key in batch]).scalars())
             if not new:
-                return []
+                return [], 0
             rows = [_item_values(feed, key, item, fetched_at) for key, item in batch.items() if key in new]
-            stored = connection.execute(_ITEM.insert().returning(*_ITEM.c), rows).mappings().all()
-        by_key = {row["key"]: _stored_item(row) for row in stored}
-        return [by_key[key] for key in batch if key in by_key]
+            inserted = connection.execute(_ITEM.insert().returning(*_ITEM.c), rows).mappings().all()
+            by_key = {row["key"]: _stored_item(row) for row in inserted}
+            stored = [by_key[key] for key in batch if key in by_key]
+            hits = self._insert_hits(connection, match(stored), fetched_at)
+        return stored, hits
 
     def item(self, id: int) -> StoredItem | None:
         """The stored item with database id ``id`` (None: no such item, or pruned)."""
@@ -735,8 +783,12 @@ class Store:
             row = connection.execute(_ITEM.select().where(_ITEM.c.id == id)).mappings().one_or_none()
         return None if row is None else _stored_item(row)
 
-    def add_hits(self, hits: Sequence[NewHit], now: datetime) -> int:
+    def add_hits(self, hits: Iterable[NewHit], now: datetime) -> int:
         """Store hits, each (rule, item) once: a repeated one is skipped. Return how many were new."""
+        with self._errors(), self._engine.begin() as connection:
+            return self._insert_hits(connection, hits, now)
+
+    def _insert_hits(self, connection: Connection, hits: Iterable[NewHit], now: datetime) -> int:
         _check_aware(now, "now")
         rows = {
             (hit.rule, hit.item): {
@@ -747,13 +799,12 @@ class Store:
                 "hits": [dataclasses.asdict(term_hit) for term_hit in hit.hits],
                 "created_at": now,
             }
-            for hit in reversed(hits)  # the first of duplicates wins
+            for hit in reversed(list(hits))  # the first of duplicates wins
         }
         if not rows:
             return 0
-        with self._errors(), self._engine.begin() as connection:
-            insert = self._insert_new(_HIT).returning(_HIT.c.id)
-            return len(connection.execute(insert, list(rows.values())).all())
+        insert = self._insert_new(_HIT).returning(_HIT.c.id)
+        return len(connection.execute(insert, list(rows.values())).all())
 
     def item_hits(self, item: int) -> list[StoredHit]:
         """The hits of one item, oldest first."""
