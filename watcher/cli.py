@@ -443,8 +443,9 @@ def status_command(session: _Session, fmt: str) -> None:
 
     It reports what the database holds, whether or not a daemon runs, and changes nothing. Exit status 0
     when nothing needs attention; 1 when something does: a feed failing (its last poll failed,
-    or it is gone), a delivery dead (given up), or rule files that are invalid (a running daemon
-    keeps its last good rules meanwhile).
+    or it is gone), a delivery dead (given up), rule files that are invalid (a running daemon
+    keeps its last good rules meanwhile), or a daemon running on the SQLite database but storing
+    no poll (database failing: disk full, read-only...).
     """
     from watcher.errors import RulesError
     from watcher.health import SHOWN_RULE_ERRORS, status_report
@@ -454,9 +455,15 @@ def status_command(session: _Session, fmt: str) -> None:
         rules = load_rules(session.config.rules)
     except RulesError as e:
         rules = e
+    from watcher.service import sqlite_daemon
+
+    config = session.config
+    intervals = {feed.name: config.interval(feed) for feed in config.feeds}
     store = session.open_store()
     try:
-        report = status_report(store, rules, _now())
+        report = status_report(
+            store, rules, _now(), intervals=intervals, daemon=sqlite_daemon(config.database)
+        )
     finally:
         store.close()
     if fmt == "json":

@@ -9,6 +9,7 @@ authentication, so any other address must be allowed explicitly (``health.allow_
 import ipaddress
 import logging
 import socketserver
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LISTEN: Final = "127.0.0.1:9750"
 HITS_WINDOW: Final = timedelta(hours=24)  # "hits" in a status: those of the last day
+# A feed is overdue when its next poll is this far past (and twice its interval): a daemon running
+# but storing nothing (database full or failing) leaves every feed overdue.
+OVERDUE_AFTER: Final = timedelta(seconds=30)
 SHOWN_RULE_ERRORS: Final = 5  # the first rule errors a status shows; the daemon's log has them all
 _REQUEST_TIMEOUT: Final = 10.0  # seconds a client may take to send its request
 
@@ -70,6 +74,8 @@ class StatusReport:
     rules: int | None  # rules loaded; None: the rule files are invalid
     rules_enabled: int | None
     rule_errors: tuple[str, ...]  # "path:line: field: message", all of them
+    overdue: int = 0  # active feeds whose poll is overdue (see OVERDUE_AFTER)
+    daemon: int | None = None  # pid of the daemon holding the SQLite database; None: none, or unknown
 
     @property
     def feeds_unpolled(self) -> int:
@@ -86,6 +92,12 @@ class StatusReport:
             found.append(_count(self.deliveries["dead"], "dead delivery", "dead deliveries"))
         if self.rules is None:
             found.append(f"rules invalid: {_count(len(self.rule_errors), 'error')}")
+        if self.daemon is not None and self.overdue:
+            since = _iso(self.last_poll) or "its start"
+            found.append(
+                f"database failing since {since}: the daemon (pid {self.daemon}) runs but stored no poll "
+                f"({_count(self.overdue, 'feed')} overdue)"
+            )
         return tuple(found)
 
     @property
@@ -108,10 +120,12 @@ class StatusReport:
             "problems": list(self.problems),
             "checked_at": _iso(self.checked_at),
             "last_poll": _iso(self.last_poll),
+            "daemon": self.daemon,
             "feeds": {
                 "total": self.feeds,
                 "ok": self.feeds_ok,
                 "unpolled": self.feeds_unpolled,
+                "overdue": self.overdue,
                 "failing": [
                     {
                         "name": f.name,
@@ -130,12 +144,24 @@ class StatusReport:
         }
 
 
-def status_report(store: "Store", rules: RuleSet | RulesError, now: datetime) -> StatusReport:
+def status_report(
+    store: "Store",
+    rules: RuleSet | RulesError,
+    now: datetime,
+    *,
+    intervals: Mapping[str, timedelta] | None = None,
+    daemon: int | None = None,
+) -> StatusReport:
     """The installation's state as stored, with ``rules`` (the loaded set, or why loading failed).
 
-    Hits are all stored hits until the store can count those of the last 24 hours.
+    ``intervals`` (by feed name) tell which feeds are overdue; ``daemon`` is the pid of the daemon
+    known to run on this database: then overdue feeds mean it cannot store its polls.
     """
     states = store.feeds()
+    overdue = sum(
+        not s.gone and now - s.next_poll > max(2 * (intervals or {}).get(s.name, timedelta()), OVERDUE_AFTER)
+        for s in states
+    )
     failing = tuple(
         FailingFeed(s.name, s.last_outcome, s.consecutive_failures, s.last_error, s.gone, s.last_success)
         for s in states
@@ -159,6 +185,8 @@ def status_report(store: "Store", rules: RuleSet | RulesError, now: datetime) ->
         rules=loaded,
         rules_enabled=enabled,
         rule_errors=errors,
+        overdue=overdue,
+        daemon=daemon,
     )
 
 
@@ -278,6 +306,14 @@ class _Server(ThreadingHTTPServer):
         self.healthy = healthy
         self.metrics = metrics
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up early (a probe with a short timeout) is not news: no traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            log.debug("health_client_gone client=%s error=%s", client_address, type(error).__name__)
+            return
+        log.exception("health_request_failed client=%s", client_address)
 
     def server_bind(self) -> None:
         """Bind without HTTPServer's reverse DNS lookup of the host (slow, and never needed here)."""

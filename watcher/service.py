@@ -104,7 +104,7 @@ class _DatabaseLock:
 
     def __init__(self, url: str) -> None:
         parsed = database_url(url)
-        self._path = (
+        self.path = (
             Path(f"{parsed.database}.lock")
             if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
             else None
@@ -112,17 +112,17 @@ class _DatabaseLock:
         self._file: TextIO | None = None
 
     def acquire(self) -> None:
-        if self._path is None:
+        if self.path is None:
             return
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        lock = self._path.open("a+", encoding="utf-8")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = self.path.open("a+", encoding="utf-8")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.seek(0)
             holder = lock.read().strip() or "unknown"
             lock.close()
-            database = str(self._path)[: -len(".lock")]
+            database = str(self.path)[: -len(".lock")]
             raise DaemonRunningError(
                 f"another summit-watch daemon (pid {holder}) is running on {database}; "
                 "stop it first (one daemon per SQLite database; use PostgreSQL to run several)"
@@ -137,6 +137,25 @@ class _DatabaseLock:
         if self._file is not None:
             self._file.close()  # closing releases the flock
             self._file = None
+
+
+def sqlite_daemon(url: str) -> int | None:
+    """The pid of the daemon holding SQLite database ``url`` (None: none runs, or not SQLite)."""
+    path = _DatabaseLock(url).path
+    if path is None:
+        return None
+    try:
+        lock = path.open("r", encoding="utf-8")
+    except OSError:
+        return None
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = lock.read().strip()
+            return int(holder) if holder.isdigit() else 0
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return None
 
 
 class Service:

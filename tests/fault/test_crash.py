@@ -1,0 +1,126 @@
+"""SIGKILL at the worst moments: between storing a poll's items and its hits, and mid-send.
+
+A real daemon (``summit-watch run``) is killed with no chance to clean up, as the OOM killer or
+a watchdog would; a second one starts on the same database. What an operator cares about is
+counted at the SMTP server: every expected alert arrives, exactly once.
+"""
+
+import asyncio
+import signal
+import threading
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from daemons import WAIT, Daemon, Newsroom, NotifySocket
+from polling import stored_items, write_settings
+from smtpserver import free_port
+
+from watcher.faults import ENVIRONMENT as FAULT
+
+VISIT = {"id": "visit", "name": "Putin visit", "group_wait": "0s", "match": {"all": ["putin", "visit"]}}
+MATCHING = [f"Putin to visit New Delhi, report {n}" for n in range(1, 4)]
+
+
+def mail_text(message: Any) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    return f"{message['Subject']}\n{body.get_content() if body is not None else ''}"
+
+
+def test_a_kill_between_items_and_hits_loses_no_alert(
+    newsroom: Newsroom, notify_socket: NotifySocket, daemons: list[Daemon]
+) -> None:
+    newsroom.write_rule("visit", VISIT)
+    for n, title in enumerate(MATCHING, 1):
+        newsroom.publish(f"putin-{n}", title)
+    newsroom.publish("oslo-1", "Weather in Oslo: rain all week")
+    settings = newsroom.settings()
+
+    # Killed after matching, before the transaction holding the items and their hits commits.
+    first = Daemon(settings, notify_socket, {FAULT: "poll_matched"}).start()
+    daemons.append(first)
+    assert first.wait() == -signal.SIGKILL
+    assert stored_items(newsroom.database) == []  # nothing half-stored: no item is "seen" without hits
+
+    second = Daemon(settings, notify_socket).start()
+    daemons.append(second)
+    newsroom.smtp.next_message(timeout=WAIT)  # one poll, group_wait 0: one alert of the 3 items
+    second.signal(signal.SIGTERM)
+    assert second.wait() == 0
+
+    # Each alerted item is listed with its link (titles carry highlights).
+    texts = "".join(mail_text(m.message) for m in newsroom.smtp.received)
+    for n in range(1, len(MATCHING) + 1):
+        assert texts.count(f"https://news.example/putin-{n}\r\n") == 1, f"putin-{n} not alerted once: {texts}"
+    assert len(newsroom.smtp.received) == 1, "the same hits were alerted twice"
+    assert {row.title for row in stored_items(newsroom.database)} == {
+        *MATCHING,
+        "Weather in Oslo: rain all week",
+    }
+
+
+class RefusingGate:
+    """An aiosmtpd handler that holds message number ``hold`` until ``release`` is set, then
+    refuses it (451, so it is not delivered); every other message is accepted and kept."""
+
+    def __init__(self, hold: int) -> None:
+        self.hold = hold
+        self.seen = 0
+        self.accepted: list[str] = []
+        self.held = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        self.seen += 1
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        if self.seen == self.hold:
+            self.held.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, WAIT)
+            return "451 try again later"
+        self.accepted.append(str(message["Subject"]))
+        return "250 OK"
+
+
+def test_a_kill_mid_send_delivers_every_alert_once(
+    newsroom: Newsroom, notify_socket: NotifySocket, daemons: list[Daemon], tmp_path: Path
+) -> None:
+    """Five rules hit one item; the daemon is killed while the SMTP server holds the third
+    message (not yet accepted). After a restart each of the five arrives exactly once."""
+    rules = [{**VISIT, "id": f"rule-{n}", "name": f"rule {n}"} for n in range(1, 6)]
+    for rule in rules:
+        newsroom.write_rule(str(rule["id"]), rule)
+    newsroom.publish("putin-1", MATCHING[0])
+    gate = RefusingGate(hold=3)
+    port = free_port()
+    controller = Controller(gate, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings = write_settings(
+            tmp_path / "gated.yaml",
+            newsroom.database,
+            {"wire": {"url": newsroom.server.url("/wire.xml"), "interval": "1s"}},
+            rules=str(newsroom.rules),
+            targets=[
+                {"name": "desk", "url": f"mailto://127.0.0.1:{port}?from=w@example.org&to=d@example.org"}
+            ],
+        )
+        first = Daemon(settings, notify_socket).start()
+        daemons.append(first)
+        assert gate.held.wait(WAIT), "the third message never reached the SMTP server"
+        first.process.send_signal(signal.SIGKILL)
+        assert first.wait() == -signal.SIGKILL
+        gate.release.set()
+
+        second = Daemon(settings, notify_socket).start()
+        daemons.append(second)
+        second.expect_log(r"delivery_claims_released")  # the dead daemon's claim is freed at once
+        while len(gate.accepted) < len(rules):
+            second.expect_log(r"delivery_sent")
+        second.signal(signal.SIGTERM)
+        assert second.wait() == 0
+    finally:
+        controller.stop()
+    assert sorted(gate.accepted) == sorted(f"[summit-watch] rule {n}: {MATCHING[0]}" for n in range(1, 6)), (
+        "an alert was lost or sent twice"
+    )
