@@ -5,7 +5,9 @@ import http.client
 import json
 import re
 import socket
+import struct
 import threading
+import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -483,3 +485,25 @@ def test_status_with_invalid_rules_lists_the_first_errors_and_exits_1(
     assert data["rules"]["loaded"] is None
     assert len(data["rules"]["errors"]) == 7
     assert data["problems"] == ["rules invalid: 7 errors"]
+
+
+def test_a_client_hanging_up_before_the_answer_prints_no_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    """Probes with short timeouts hang up early; the answer then meets a reset connection."""
+    hung_up = threading.Event()
+
+    def healthy() -> tuple[bool, str]:
+        hung_up.wait(5)  # answer only once the client is gone
+        return True, "ok"
+
+    with HealthServer("127.0.0.1:0", healthy, lambda: "") as server:
+        for _ in range(3):
+            hung_up.clear()
+            client = socket.create_connection(("127.0.0.1", server.port))
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()  # a reset, not a polite FIN
+            hung_up.set()
+        hung_up.set()
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=5) as reply:
+            assert reply.status == 200  # still serving
+    assert "Traceback" not in capfd.readouterr().err

@@ -25,14 +25,14 @@ from watcher.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from watcher.rules import RuleSet
 
 if TYPE_CHECKING:
-    from watcher.store import Store
+    from watcher.store import FeedState, Store
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LISTEN: Final = "127.0.0.1:9750"
 HITS_WINDOW: Final = timedelta(hours=24)  # "hits" in a status: those of the last day
-# A feed is overdue when its next poll is this far past (and twice its interval): a daemon running
-# but storing nothing (database full or failing) leaves every feed overdue.
+# A feed is overdue when not polled for twice its interval and this margin: a daemon running but
+# storing nothing (database full or failing) leaves every feed overdue.
 OVERDUE_AFTER: Final = timedelta(seconds=30)
 SHOWN_RULE_ERRORS: Final = 5  # the first rule errors a status shows; the daemon's log has them all
 _REQUEST_TIMEOUT: Final = 10.0  # seconds a client may take to send its request
@@ -158,10 +158,7 @@ def status_report(
     known to run on this database: then overdue feeds mean it cannot store its polls.
     """
     states = store.feeds()
-    overdue = sum(
-        not s.gone and now - s.next_poll > max(2 * (intervals or {}).get(s.name, timedelta()), OVERDUE_AFTER)
-        for s in states
-    )
+    overdue = sum(_overdue(s, (intervals or {}).get(s.name, timedelta()), now) for s in states)
     failing = tuple(
         FailingFeed(s.name, s.last_outcome, s.consecutive_failures, s.last_error, s.gone, s.last_success)
         for s in states
@@ -188,6 +185,15 @@ def status_report(
         overdue=overdue,
         daemon=daemon,
     )
+
+
+def _overdue(state: "FeedState", interval: timedelta, now: datetime) -> bool:
+    """A healthy feed not polled for twice its interval and a margin (the scheduler's jitter
+    and a poll's own time): a daemon that runs but cannot store its polls leaves them so."""
+    if state.gone or state.consecutive_failures or not state.active:
+        return False
+    polled = state.last_polled or state.next_poll
+    return now - polled > 2 * interval + OVERDUE_AFTER
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -3,7 +3,7 @@
 Every job that uses the database reports how it went. The first failure logs
 ``database_unavailable`` (once, not once per job: a daemon polling 200 feeds would otherwise
 write 200 lines a minute), later ones only count; while the database fails, jobs that need it
-wait out a backoff (2 s doubling to 60 s) instead of piling up connection attempts; the first
+wait out a backoff (2 s doubling to 30 s) instead of piling up connection attempts; the first
 success logs ``database_available`` with how long the outage lasted. ``/healthz`` and
 ``/metrics`` read the same state. Pure but for the lock: the clock is passed in.
 """
@@ -18,7 +18,7 @@ from typing import Final
 log = logging.getLogger(__name__)
 
 FIRST_RETRY: Final = timedelta(seconds=2)
-LONGEST_RETRY: Final = timedelta(seconds=60)
+LONGEST_RETRY: Final = timedelta(seconds=30)
 UNHEALTHY_AFTER: Final = 3  # consecutive failed jobs before /healthz answers 503
 
 
