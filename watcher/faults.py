@@ -4,7 +4,8 @@
 it reaches ``fault_point(<point>)``: no handler, no cleanup, as the OOM killer or a power cut
 would. Unset (always, outside tests), a fault point is one comparison.
 
-Points: ``poll_matched`` (a poll's new items and hits are written, not yet committed).
+Points: ``poll_matched`` (a poll's new items and hits are written, not yet committed);
+``poll_stored`` (committed, their stories not joined yet).
 """
 
 import os

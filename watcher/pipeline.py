@@ -106,6 +106,16 @@ async def poll(
     return PollSummary(tuple(sorted(reports, key=lambda r: r.feed)))
 
 
+def join_storyless(config: Config, store: Store, matcher: Matcher, now: datetime) -> int:
+    """Join the stories of items hit in the story window but in no story (the daemon was killed
+    after storing their hits, before joining them); return how many. Run at start-up."""
+    items = store.storyless_hit_items(now - STORY_WINDOW)
+    if items:
+        _Cycle(store, matcher, config)._join_stories(items, now)
+        log.warning("stories_recovered items=%d", len(items))
+    return len(items)
+
+
 class _Parsers:
     """Parses fetched bodies: the first few in this process, the rest in a pool of processes.
 
@@ -180,6 +190,7 @@ class _Cycle:
             # Items and their hits are committed together: a crash cannot leave items "seen"
             # whose hits were never stored.
             stored, hits = self.store.add_matched_items(state.name, parsed.items, now, match)
+            fault_point("poll_stored")
             new_items = len(stored)
             hit_items = {hit.item for hit in found}
             self._join_stories([entry for entry in stored if entry.id in hit_items], now)

@@ -41,7 +41,7 @@ from watcher.metrics import Metrics
 from watcher.notify import Target, build_targets
 from watcher.outages import DatabaseWatch
 from watcher.outbox import Outbox
-from watcher.pipeline import poll
+from watcher.pipeline import join_storyless, poll
 from watcher.rules import RuleSet, load_rules, rule_files
 from watcher.sdnotify import Notifier
 from watcher.store import StorageError, Store, database_url
@@ -226,6 +226,11 @@ class Service:
             self._metrics.rules_loaded(len(rules.enabled))
             if not self._until_stored("sync_feeds", lambda: self._sync_feeds(config)):
                 return 0
+            loaded = self._loaded
+            if not self._until_stored(
+                "join_stories", lambda: join_storyless(config, store, loaded.matcher, self._clock())
+            ):
+                return 0
             self._schedule_feeds(config, first=True)
             self._schedule_service_jobs()
             if config.health is not None:
@@ -250,7 +255,7 @@ class Service:
             lock.release()
         return 1 if self._crashed else 0
 
-    def _until_stored(self, job: str, action: Callable[[], None]) -> bool:
+    def _until_stored(self, job: str, action: Callable[[], object]) -> bool:
         """Do ``action``, again with backoff while the database cannot be reached (a daemon started
         before its database waits for it); False if a stop is asked for meanwhile."""
         while True:

@@ -855,6 +855,17 @@ class Store:
         with self._errors(), self._engine.connect() as connection:
             return [(row["story_id"], _stored_item(row)) for row in connection.execute(query).mappings()]
 
+    def storyless_hit_items(self, since: datetime) -> list[StoredItem]:
+        """Items hit since ``since`` that are in no story: a daemon died between storing their
+        hits and joining their stories. Oldest first."""
+        _check_aware(since, "since")
+        hit_items = select(_HIT.c.item_id).where(_HIT.c.created_at >= since)
+        query = (
+            _ITEM.select().where(_ITEM.c.id.in_(hit_items), _ITEM.c.story_id.is_(None)).order_by(_ITEM.c.id)
+        )
+        with self._errors(), self._engine.connect() as connection:
+            return [_stored_item(row) for row in connection.execute(query).mappings()]
+
     def join_story(self, item: int, story: int) -> int:
         """Put ``item`` in ``story`` (its own id: a new story); return how many of its hits joined
         an alert already made for the story, which are history and never sent again."""

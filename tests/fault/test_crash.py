@@ -60,6 +60,26 @@ def test_a_kill_between_items_and_hits_loses_no_alert(
     }
 
 
+def test_a_kill_before_stories_are_joined_is_made_good_at_start(
+    newsroom: Newsroom, notify_socket: NotifySocket, daemons: list[Daemon]
+) -> None:
+    newsroom.write_rule("visit", {**VISIT, "group_wait": "1h"})  # nothing sent before the kill
+    newsroom.publish("putin-1", MATCHING[0])
+    settings = newsroom.settings()
+    first = Daemon(settings, notify_socket, {FAULT: "poll_stored"}).start()
+    daemons.append(first)
+    assert first.wait() == -signal.SIGKILL
+
+    newsroom.write_rule("visit", VISIT)
+    second = Daemon(settings, notify_socket).start()
+    daemons.append(second)
+    second.expect_log(r"stories_recovered items=1")
+    assert "putin-1" in mail_text(newsroom.smtp.next_message(timeout=WAIT).message)
+    second.signal(signal.SIGTERM)
+    assert second.wait() == 0
+    assert len(newsroom.smtp.received) == 1
+
+
 class RefusingGate:
     """An aiosmtpd handler that holds message number ``hold`` until ``release`` is set, then
     refuses it (451, so it is not delivered); every other message is accepted and kept."""
