@@ -7,7 +7,9 @@ delivery (email content, retries, one target failing, SMTP down then up) with re
 
 import asyncio
 import json
+import logging
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -24,6 +26,7 @@ import yaml
 from aiosmtpd.controller import Controller
 from apprise.plugins.slack import NotifySlack
 from conftest import RunCli
+from daemons import WAIT
 from httpserver import LoopbackServer, Reply
 from polling import Clock, Entry, Poller, rss, seed_entries, write_settings
 from smtpserver import SmtpServer, free_port
@@ -51,6 +54,45 @@ class Recorder(Target):
     def send(self, message: Message) -> SendResult:
         self.sent.append(message)
         return SendResult(ok=True)
+
+
+@dataclass(frozen=True, eq=False)
+class Switch(Target):
+    """A target that refuses messages while ``up`` is clear, and keeps each send waiting while
+    ``flowing`` is clear (a hanging service). What it takes goes to ``inbox``."""
+
+    up: threading.Event = field(default_factory=threading.Event)
+    flowing: threading.Event = field(default_factory=threading.Event)
+    hanging: threading.Event = field(default_factory=threading.Event)  # a send is waiting on ``flowing``
+    calls: list[Message] = field(default_factory=list)
+    inbox: "queue.Queue[Message]" = field(default_factory=queue.Queue)
+
+    @classmethod
+    def named(cls, name: str, *, up: bool = True, flowing: bool = True) -> "Switch":
+        target = cls(name=name, format="text", description=name, templates=None, limits=DEFAULT_LIMITS)
+        if up:
+            target.up.set()
+        if flowing:
+            target.flowing.set()
+        return target
+
+    def send(self, message: Message) -> SendResult:
+        self.calls.append(message)
+        if not self.flowing.is_set():
+            self.hanging.set()
+            if not self.flowing.wait(WAIT):
+                return SendResult(ok=False, reason="the test never let the send through")
+        if not self.up.is_set():
+            return SendResult(ok=False, reason="connection refused")
+        self.inbox.put(message)
+        return SendResult(ok=True)
+
+    def taken(self, count: int) -> list[Message]:
+        """The next ``count`` messages taken, waiting for each (fails the test after ``WAIT``)."""
+        try:
+            return [self.inbox.get(timeout=WAIT) for _ in range(count)]
+        except queue.Empty:
+            pytest.fail(f"{self.name} took fewer than {count} messages within {WAIT} s")
 
 
 def entry(n: int, title: str = "Putin to visit New Delhi for the annual summit") -> Entry:
@@ -107,7 +149,7 @@ class Desk:
             self.clock.set(at)
         outbox = self.outbox(targets if targets is not None else {"desk": self.recorder})
         outbox.plan()
-        return outbox.dispatch()
+        return outbox.dispatch(wait=None)
 
     def received(self, at: datetime) -> list[Message]:
         """What the recorder received from a plan and dispatch at ``at``."""
@@ -294,14 +336,14 @@ def test_smtp_down_then_up_delivers_once_after_recovery(desk: Desk, smtp_server:
     targets = build_targets(load_config(desk.settings()))
     smtp_server.stop()
 
-    moments = [T0, T0 + timedelta(seconds=30), T0 + timedelta(seconds=90)]
+    moments = [T0, T0 + timedelta(seconds=30), T0 + timedelta(seconds=60)]
     outcomes = [[d.outcome for d in desk.send_due(at, targets)] for at in moments]
-    assert outcomes == [["failed"], ["failed"], ["failed"]]  # 30 s, then 60 s ... between tries
+    assert outcomes == [["failed"], ["failed"], ["failed"]]  # each wait as long as it has been failing
     (failed,) = desk.store.deliveries(("failed",))
-    assert (failed.attempts, failed.next_attempt) == (3, T0 + timedelta(seconds=90 + 120))
+    assert (failed.attempts, failed.next_attempt) == (3, T0 + timedelta(seconds=120))
 
     smtp_server.start()
-    assert [d.outcome for d in desk.send_due(T0 + timedelta(seconds=210), targets)] == ["sent"]
+    assert [d.outcome for d in desk.send_due(T0 + timedelta(seconds=120), targets)] == ["sent"]
     smtp_server.next_message()
     assert desk.send_due(T0 + timedelta(days=1), targets) == []
     assert len(smtp_server.received) == 1
@@ -356,6 +398,127 @@ def test_notify_test_reports_each_target(desk: Desk, smtp_server: SmtpServer, ru
     only = run_cli("--config", str(settings), "notify", "test", "--target", "mail")
     assert only.exit_code == 0
     assert run_cli("--config", str(settings), "notify", "test", "--target", "nope").exit_code == 2
+
+
+# -- recovery, and targets independent of each other ------------------------------------------------
+
+
+def test_a_target_answering_again_gets_its_waiting_deliveries_at_once(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    mail = Switch.named("desk", up=False)
+    desk.rule = {"group_wait": 0}
+    desk.publish(entry(1))
+    assert [d.retry_at for d in desk.send_due(T0, {"desk": mail})] == [T0 + timedelta(seconds=30)]
+    desk.clock.set(T0 + timedelta(seconds=20))
+    desk.publish(entry(2, "Putin visit: Modi and Putin sign defence deals"))
+    assert [d.retry_at for d in desk.send_due(None, {"desk": mail})] == [T0 + timedelta(seconds=50)]
+
+    mail.up.set()  # the first retry succeeds: the other delivery does not wait out its 30 s
+    with caplog.at_level(logging.INFO, logger="watcher.outbox"):
+        sent = desk.send_due(T0 + timedelta(seconds=30), {"desk": mail})
+    assert [d.outcome for d in sent] == ["sent", "sent"]
+    assert "target_recovered target=desk woken=1" in caplog.text
+    assert len(mail.taken(2)) == 2
+    by_alert = {d.alert: d for d in desk.store.deliveries()}
+    assert (by_alert[2].attempts, by_alert[2].first_attempt) == (2, T0 + timedelta(seconds=20))
+    assert desk.send_due(T0 + timedelta(days=3), {"desk": mail}) == []  # each sent once
+    assert len(mail.calls) == 4
+
+
+def _end_of_senders() -> None:
+    """Wait for every sender thread of the outbox to end (they finish the send in hand)."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("sender"):
+            thread.join(WAIT)
+            assert not thread.is_alive(), f"{thread.name} still sending after {WAIT} s"
+
+
+def test_a_hanging_target_holds_neither_the_others_nor_the_dispatcher(desk: Desk) -> None:
+    fast, slow = Switch.named("fast"), Switch.named("slow", flowing=False)
+    targets: dict[str, Target] = {"fast": fast, "slow": slow}
+    desk.rule = {"group_wait": 0}
+    outbox = desk.outbox(targets)
+    desk.publish(entry(1))
+    made = outbox.plan()
+    desk.clock.advance(timedelta(seconds=1))
+    desk.publish(entry(2, "Putin visit: Modi and Putin sign defence deals"))
+    assert len(made + outbox.plan()) == 2
+
+    done = outbox.dispatch(wait=timedelta(seconds=1))  # returns while slow hangs
+    assert len(fast.taken(2)) == 2  # the other target got both alerts meanwhile
+    assert slow.hanging.wait(WAIT)
+    done += outbox.dispatch(wait=None)  # slow's sender is still at work: no second one starts
+    assert len(slow.calls) == 1
+
+    slow.flowing.set()
+    _end_of_senders()
+    done += outbox.dispatch(wait=None)  # slow's first outcome, recorded late, and its second send
+    assert sorted((d.target, d.delivery, d.outcome) for d in done) == sorted(
+        (d.target, d.id, "sent") for d in desk.store.deliveries()
+    )
+    assert len(done) == 4
+    assert [m.title for m in slow.calls] == [m.title for m in fast.calls]  # each alert once, in order
+
+
+def test_the_dispatch_limit_counts_the_deliveries_of_every_target(desk: Desk) -> None:
+    targets: dict[str, Target] = {"a": Switch.named("a"), "b": Switch.named("b")}
+    desk.rule = {"group_wait": 0}
+    outbox = desk.outbox(targets)
+    for n in (1, 2):
+        desk.publish(entry(n, f"Putin visit, part {n}"))
+        outbox.plan()
+    assert len(outbox.dispatch(limit=3, wait=None)) == 3
+    assert len(outbox.dispatch(limit=3, wait=None)) == 1
+    assert desk.store.delivery_counts()["sent"] == 4
+
+
+def test_notify_retry_keeps_the_attempts_and_starts_the_backoff_afresh(
+    desk: Desk, smtp_server: SmtpServer, run_cli: RunCli
+) -> None:
+    desk.rule = {"group_wait": 0}
+    desk.targets = [{"name": "mail", "url": smtp_server.mailto()}]
+    desk.publish(entry(1))
+    settings = desk.settings()
+    targets = build_targets(load_config(settings))
+    smtp_server.stop()
+    for at in (T0, T0 + timedelta(seconds=30), T0 + timedelta(seconds=60)):
+        desk.send_due(at, targets)
+
+    retried = run_cli("--config", str(settings), "notify", "retry", "--all")  # still down
+    assert retried.exit_code == 0, retried.output
+    assert "failed mail (rule visit)" in retried.output
+    (failed,) = desk.store.deliveries()
+    assert failed.attempts == 4  # the count goes on ...
+    assert failed.first_attempt is not None
+    assert failed.first_attempt > T0 + timedelta(days=300)  # ... the 48 h start again ...
+    wait = failed.next_attempt - failed.first_attempt
+    assert timedelta(seconds=24) <= wait <= timedelta(seconds=36)  # ... and so does the backoff, at 30 s
+
+
+def test_a_passing_notify_test_makes_the_targets_failed_deliveries_due(
+    desk: Desk, smtp_server: SmtpServer, run_cli: RunCli
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    desk.clock.set(now)
+    desk.rule = {"group_wait": 0}
+    desk.targets = [{"name": "mail", "url": smtp_server.mailto()}]
+    desk.publish(entry(1))
+    settings = desk.settings()
+    smtp_server.stop()
+    (failed,) = desk.send_due(now, build_targets(load_config(settings)))
+    assert failed.retry_at == now + timedelta(seconds=30)
+
+    smtp_server.start()
+    result = run_cli("--config", str(settings), "notify", "test", "--target", "mail")
+    assert result.exit_code == 0, result.output
+    assert "mail: 1 failed delivery due now" in result.output.splitlines()
+    (woken,) = desk.store.deliveries()
+    assert (woken.state, woken.attempts, woken.first_attempt) == ("failed", 1, now)
+    assert woken.next_attempt < now + timedelta(seconds=30)
+    assert run_cli("--config", str(settings), "notify", "send").exit_code == 0
+    assert smtp_server.next_message().message["Subject"] == "summit-watch test alert"
+    assert "Putin to visit New Delhi" in smtp_server.next_message().message["Subject"]
 
 
 # -- a dispatcher killed while sending --------------------------------------------------------------

@@ -317,45 +317,55 @@ def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="now"):
         held_until(policy(quiet_hours=NIGHT_LONDON), NAIVE)
     with pytest.raises(ValueError, match="first_attempt"):
-        retry_at(1, NAIVE, utc(2026, 1, 10), lambda: 0.5)
+        retry_at(NAIVE, utc(2026, 1, 10), lambda: 0.5)
     with pytest.raises(ValueError, match="now"):
-        retry_at(1, utc(2026, 1, 10), NAIVE, lambda: 0.5)
+        retry_at(utc(2026, 1, 10), NAIVE, lambda: 0.5)
 
 
-# -- retry_at: exponential backoff with jitter, dead after 48 h ---------------------------------
+# -- retry_at: as long again as the delivery has been failing, with jitter, dead after 48 h --------
 
 FIRST_TRY = utc(2026, 1, 10, 12)
 
 
 @pytest.mark.parametrize(
-    ("attempts", "expected"),
+    ("failing", "expected"),
     [
-        (1, timedelta(seconds=30)),
-        (2, timedelta(seconds=60)),
-        (3, timedelta(seconds=120)),
-        (7, timedelta(seconds=1920)),
-        (8, timedelta(hours=1)),  # 3840 s, capped
-        (1000, timedelta(hours=1)),
+        (timedelta(0), timedelta(seconds=30)),
+        (timedelta(seconds=30), timedelta(seconds=30)),
+        (timedelta(seconds=60), timedelta(seconds=60)),
+        (timedelta(minutes=32), timedelta(minutes=32)),
+        (timedelta(minutes=64), timedelta(hours=1)),  # capped
+        (timedelta(hours=40), timedelta(hours=1)),
     ],
 )
-def test_retry_delay_doubles_up_to_an_hour(attempts: int, expected: timedelta) -> None:
-    now = FIRST_TRY + timedelta(hours=1)
-    assert retry_at(attempts, FIRST_TRY, now, lambda: 0.5) == now + expected
+def test_retry_waits_as_long_as_the_delivery_has_been_failing(
+    failing: timedelta, expected: timedelta
+) -> None:
+    now = FIRST_TRY + failing
+    assert retry_at(FIRST_TRY, now, lambda: 0.5) == now + expected
 
 
-@pytest.mark.parametrize("attempts", range(1, 15))
+def test_retries_come_at_30_s_then_doubling_gaps_up_to_an_hour() -> None:
+    tries, at = [], FIRST_TRY
+    while at is not None and len(tries) < 10:
+        tries.append(at - FIRST_TRY)
+        at = retry_at(FIRST_TRY, at, lambda: 0.5)
+    assert [int(t.total_seconds()) for t in tries] == [0, 30, 60, 120, 240, 480, 960, 1920, 3840, 7440]
+
+
+@pytest.mark.parametrize("failing", [timedelta(seconds=n) for n in (0, 20, 45, 300, 3000, 9000)])
 @pytest.mark.parametrize("random", [0.0, 0.25, 0.999999])
-def test_retry_jitter_stays_within_twenty_percent(attempts: int, random: float) -> None:
-    now = FIRST_TRY + timedelta(minutes=5)
-    retry = retry_at(attempts, FIRST_TRY, now, lambda: random)
+def test_retry_jitter_stays_within_twenty_percent(failing: timedelta, random: float) -> None:
+    now = FIRST_TRY + failing
+    retry = retry_at(FIRST_TRY, now, lambda: random)
     assert retry is not None
     assert retry.tzinfo is UTC
     assert RETRY_FIRST_DELAY * (1 - RETRY_JITTER) <= retry - now <= RETRY_MAX_DELAY * (1 + RETRY_JITTER)
 
 
 def test_retry_jitter_spreads_both_ways() -> None:
-    assert retry_at(1, FIRST_TRY, FIRST_TRY, lambda: 0.0) == FIRST_TRY + timedelta(seconds=24)
-    assert retry_at(1, FIRST_TRY, FIRST_TRY, lambda: 0.75) == FIRST_TRY + timedelta(seconds=33)
+    assert retry_at(FIRST_TRY, FIRST_TRY, lambda: 0.0) == FIRST_TRY + timedelta(seconds=24)
+    assert retry_at(FIRST_TRY, FIRST_TRY, lambda: 0.75) == FIRST_TRY + timedelta(seconds=33)
 
 
 @pytest.mark.parametrize(
@@ -370,10 +380,5 @@ def test_retry_jitter_spreads_both_ways() -> None:
 def test_a_delivery_is_dead_48_hours_after_its_first_attempt(
     since_first: timedelta, expected: timedelta | None
 ) -> None:
-    retry = retry_at(40, FIRST_TRY, FIRST_TRY + since_first, lambda: 0.5)
+    retry = retry_at(FIRST_TRY, FIRST_TRY + since_first, lambda: 0.5)
     assert retry == (None if expected is None else FIRST_TRY + expected)
-
-
-def test_attempts_count_failures_from_one() -> None:
-    with pytest.raises(ValueError, match="attempts"):
-        retry_at(0, FIRST_TRY, FIRST_TRY, lambda: 0.5)

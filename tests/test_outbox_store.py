@@ -163,7 +163,8 @@ def test_failures_are_retried_then_dead_and_sent_is_final(store: Store) -> None:
 
     assert store.retry_deliveries(NOW + timedelta(days=3)) == 1  # the dead one; never the sent one
     (revived,) = store.deliveries(("pending",))
-    assert (revived.id, revived.first_attempt, revived.attempts) == (mail.id, None, 0)
+    # A fresh backoff and 48 h (both count from the first attempt, cleared); attempts kept as a record.
+    assert (revived.id, revived.first_attempt, revived.attempts) == (mail.id, None, 2)
     assert revived.next_attempt == NOW + timedelta(days=3)
 
 
@@ -213,3 +214,77 @@ def test_claims_of_a_dispatcher_gone_can_be_released(store: Store) -> None:
     assert store.release_claims({"host:41"}) == 1
     assert store.claimants(NOW) == set()
     assert store.claim_delivery(NOW, LEASE, OWNER) is not None
+
+
+def alert_to(store: Store, key: str, targets: list[str]) -> dict[str, int]:
+    """A new alert of rule "summit" to ``targets``: its deliveries' ids by target."""
+    hit(store, add_item(store, "alpha", key))
+    alert = store.create_alert("summit", targets, NOW)
+    assert alert is not None
+    return {d.target: d.id for d in store.deliveries() if d.alert == alert}
+
+
+def fail(store: Store, target: str, retry_at: datetime | None, at: datetime = NOW) -> int:
+    """Claim ``target``'s next due delivery at ``at`` and record a failure; return its id."""
+    claimed = store.claim_delivery(at, LEASE, OWNER, target=target)
+    assert claimed is not None
+    store.record_delivery(claimed.id, at, error="refused", retry_at=retry_at)
+    return claimed.id
+
+
+def test_deliveries_are_claimed_per_target(store: Store) -> None:
+    first = alert_to(store, "a1", ["mail", "slack"])
+    second = alert_to(store, "a2", ["mail"])
+    assert store.due_targets(NOW) == ["mail", "slack"]
+
+    claimed = store.claim_delivery(NOW, LEASE, OWNER, target="slack")
+    assert claimed is not None
+    assert claimed.id == first["slack"]
+    assert store.claim_delivery(NOW, LEASE, OWNER, target="slack") is None  # its only one is claimed
+    assert store.due_targets(NOW) == ["mail"]  # a held delivery is no one else's to send
+    mail = [store.claim_delivery(NOW, LEASE, OWNER, target="mail") for _ in range(3)]
+    assert [d.id if d else None for d in mail] == [first["mail"], second["mail"], None]
+    assert store.due_targets(NOW) == []
+    assert store.due_targets(NOW + LEASE) == ["mail", "slack"]  # leases ended: due again
+
+
+def test_a_target_answering_again_wakes_only_its_failed_deliveries(store: Store) -> None:
+    later = NOW + timedelta(minutes=10)
+    waiting = alert_to(store, "a1", ["mail", "slack"])
+    failed_mail = fail(store, "mail", NOW + timedelta(hours=1))
+    failed_slack = fail(store, "slack", NOW + timedelta(hours=1))
+    overdue = alert_to(store, "a2", ["mail"])["mail"]
+    assert fail(store, "mail", NOW + timedelta(minutes=5)) == overdue  # due before ``later`` anyway
+    dead = alert_to(store, "a3", ["mail"])["mail"]
+    assert fail(store, "mail", None) == dead
+    held = alert_to(store, "a4", ["mail"])["mail"]
+    claimed = store.claim_delivery(NOW, LEASE, OWNER, target="mail")
+    assert claimed is not None
+    assert claimed.id == held
+    store.hold_delivery(held, NOW + timedelta(hours=8))  # quiet hours: not a failure to wake
+
+    assert store.wake_target("mail", later) == 1
+    by_id = {d.id: d for d in store.deliveries()}
+    woken = by_id[waiting["mail"]]
+    assert woken.id == failed_mail
+    assert (woken.state, woken.next_attempt, woken.attempts, woken.first_attempt) == ("failed", later, 1, NOW)
+    assert by_id[failed_slack].next_attempt == NOW + timedelta(hours=1)
+    assert by_id[overdue].next_attempt == NOW + timedelta(minutes=5)
+    assert by_id[dead].state == "dead"
+    assert (by_id[held].state, by_id[held].next_attempt) == ("pending", NOW + timedelta(hours=8))
+    assert store.wake_target("mail", later) == 0
+    first_due = store.claim_delivery(later, LEASE, OWNER, target="mail")
+    assert first_due is not None
+    assert first_due.id == overdue  # the most overdue first; the woken one is next
+
+
+def test_a_retried_delivery_keeps_its_attempts_and_starts_a_fresh_deadline(store: Store) -> None:
+    mail = alert_to(store, "a1", ["mail"])["mail"]
+    for n in range(3):
+        fail(store, "mail", NOW + timedelta(minutes=n + 1), at=NOW + timedelta(minutes=n))
+    fail(store, "mail", None, at=NOW + timedelta(hours=48))
+    assert store.retry_deliveries(NOW + timedelta(days=3), [mail]) == 1
+    fail(store, "mail", NOW + timedelta(days=3, seconds=30), at=NOW + timedelta(days=3))
+    (again,) = store.deliveries()
+    assert (again.state, again.attempts) == ("failed", 5)
+    assert again.first_attempt == NOW + timedelta(days=3)  # the next 48 h count from the retry

@@ -316,7 +316,7 @@ def poll_command(session: _Session, once: bool, feed_names: tuple[str, ...]) -> 
         _echo_summary(summary, feed_names)
         outbox = session.outbox(store)  # then alert: the hits due now, and retries due now
         outbox.plan()
-        _echo_dispatched(outbox.dispatch())
+        _echo_dispatched(outbox.dispatch(wait=None))
     finally:
         store.close()
 
@@ -503,8 +503,12 @@ def notify_group() -> None:
 )
 @click.pass_obj
 def notify_test(session: _Session, target_names: tuple[str, ...]) -> None:
-    """Send a test message to each target and report success or why it failed (exit 1 if any failed)."""
+    """Send a test message to each target and report success or why it failed (exit 1 if any failed).
+
+    A target that passes has its failed deliveries made due now instead of after their backoff.
+    """
     from watcher.notify import describe, send_test
+    from watcher.outbox import target_answered
 
     targets = session.targets
     unknown = sorted(set(target_names) - set(targets))
@@ -512,14 +516,25 @@ def notify_test(session: _Session, target_names: tuple[str, ...]) -> None:
         raise click.BadParameter(
             f"no target named {', '.join(unknown)} in the settings file", param_hint="--target"
         )
-    failed = 0
+    answered, failed = [], 0
     for name, target in targets.items():
         if target_names and name not in target_names:
             continue
         result = send_test(target)
+        if result.ok:
+            answered.append(name)
         failed += not result.ok
         outcome = "ok" if result.ok else f"FAILED: {result.reason}"
         click.echo(f"{name} ({describe(target)}): {outcome}")
+    if answered:
+        store = session.open_store()
+        try:
+            for name in answered:
+                woken = target_answered(store, name, _now())
+                if woken:
+                    click.echo(f"{name}: {_count(woken, 'failed delivery', 'failed deliveries')} due now")
+        finally:
+            store.close()
     if failed:
         raise SystemExit(1)
 
@@ -560,7 +575,8 @@ def notify_status(session: _Session, show_all: bool, fmt: str) -> None:
 @click.option("--all", "retry_all", is_flag=True, help="Every failed and dead delivery.")
 @click.pass_obj
 def notify_retry(session: _Session, ids: tuple[int, ...], retry_all: bool) -> None:
-    """Make failed or dead deliveries due now, with a fresh 48 h of retries, and send them."""
+    """Make failed or dead deliveries due now and send them; if they fail again, they get a fresh
+    48 h of retries, the backoff starting again at 30 s (the attempts so far are kept)."""
     if bool(ids) == retry_all:
         raise click.UsageError("give delivery IDs (see `summit-watch notify status`) or --all")
     store = session.open_store()
@@ -574,7 +590,7 @@ def notify_retry(session: _Session, ids: tuple[int, ...], retry_all: bool) -> No
                     raise click.BadParameter(f"delivery {id} was already sent", param_hint="ID")
         count = store.retry_deliveries(_now(), ids or None)
         click.echo(f"{_count(count, 'delivery', 'deliveries')} queued again")
-        dispatched = session.outbox(store).dispatch()
+        dispatched = session.outbox(store).dispatch(wait=None)
     finally:
         store.close()
     _echo_dispatched(dispatched)
@@ -588,7 +604,7 @@ def notify_send(session: _Session) -> None:
     try:
         outbox = session.outbox(store)
         made = outbox.plan()
-        dispatched = outbox.dispatch()
+        dispatched = outbox.dispatch(wait=None)
     finally:
         store.close()
     click.echo(f"{_count(len(made), 'alert')} made")

@@ -85,24 +85,23 @@ def held_until(policy: Policy, now: datetime) -> datetime | None:
     return None
 
 
-def retry_at(
-    attempts: int, first_attempt: datetime, now: datetime, random: Callable[[], float]
-) -> datetime | None:
-    """When to try a delivery again after its ``attempts``-th failure at ``now``; None once it is dead.
+def retry_at(first_attempt: datetime, now: datetime, random: Callable[[], float]) -> datetime | None:
+    """When to try a delivery again after a failure at ``now``; None once it is dead.
 
-    The delay starts at 30 s and doubles up to 1 h, spread by +-20% (``random()`` in [0, 1)).
-    A delivery that still fails 48 h after its first attempt is dead; the last retry is
-    scheduled no later than that deadline, so a delivery gets a final try right at it.
+    The delay is as long as the delivery has been failing (since ``first_attempt``), at least
+    30 s and at most 1 h, spread by +-20% (``random()`` in [0, 1)): tries at 0, 30 s, 1, 2, 4 ...
+    minutes, then hourly. It is reckoned from time, not from the number of attempts, so the
+    attempt count stays a plain record and ``notify retry`` starts the backoff afresh by clearing
+    ``first_attempt``. A delivery that still fails 48 h after its first attempt is dead; the last
+    retry is scheduled no later than that deadline, so a delivery gets a final try right at it.
     """
-    if attempts < 1:
-        raise ValueError(f"attempts must be at least 1 (failures so far), not {attempts}")
     _check_aware(first_attempt, "first_attempt")
     _check_aware(now, "now")
     deadline = first_attempt + DELIVERY_DEADLINE
     if now >= deadline:
         return None
-    doubled: timedelta = RETRY_FIRST_DELAY * 2 ** min(attempts - 1, 20)
-    delay = min(doubled, RETRY_MAX_DELAY) * (1 + RETRY_JITTER * (2 * random() - 1))
+    failing = min(max(now - first_attempt, RETRY_FIRST_DELAY), RETRY_MAX_DELAY)
+    delay = failing * (1 + RETRY_JITTER * (2 * random() - 1))
     return min(now + delay, deadline).astimezone(UTC)
 
 

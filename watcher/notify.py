@@ -8,6 +8,12 @@ is scrubbed from log lines and exception text before they become a failure reaso
 
 Priorities: Apprise has no "low", so ``low`` and ``normal`` alerts are sent as ``info`` and
 ``high`` ones as ``warning`` (services that show types give those a colour or an icon).
+
+How long a send may take is bounded by Apprise's socket timeouts, per socket operation: email
+15 s (``cto=`` in the URL; smtplib applies it to the connection and to every read and write,
+so a server that stops answering fails the send 15 s later), HTTP services 4 s to connect and
+4 s between reads (``cto=``, ``rto=``). A server trickling its answer byte by byte is not
+bounded; the outbox never waits on one (see ``Outbox.dispatch``).
 """
 
 import html

@@ -6,11 +6,19 @@ before anything is sent, and a delivery is claimed for a short lease while it is
 between sending and recording can re-send that one message, never lose one. When to group and
 when to retry are pure decisions (``watcher.grouping``); rendering is ``watcher.messages``;
 sending is ``watcher.notify``. The clock and the source of randomness are passed in.
+
+Each target has its own sender (a thread per dispatch), so a slow or hanging service holds
+only its own deliveries; a sender records each delivery before claiming the next of its
+target. A target that answers again (a send to it succeeds) has its other failed deliveries
+made due at once rather than after their backoff.
 """
 
 import logging
 import random
+import threading
 from collections.abc import Callable, Iterable, Mapping
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal
@@ -18,6 +26,7 @@ from typing import Final, Literal
 from watcher.alerts import Alert, Report, SendResult, StoryEntry
 from watcher.claims import OWNER, owner_gone
 from watcher.config import Config
+from watcher.errors import WatcherError
 from watcher.grouping import due_at, held_until, policy_for, retry_at
 from watcher.messages import merge_templates, render
 from watcher.notify import Target
@@ -28,6 +37,9 @@ from watcher.text import plain_text
 log = logging.getLogger(__name__)
 
 DELIVERY_LEASE: Final = timedelta(minutes=5)  # a crashed dispatcher's delivery is due again after this
+# How long ``dispatch`` waits for the targets' senders by default: less than the daemon's 2 s
+# tick, so a hanging service never holds the next round of the others.
+DISPATCH_WAIT: Final = timedelta(seconds=1)
 DispatchOutcome = Literal["sent", "failed", "dead", "held"]
 
 
@@ -62,6 +74,9 @@ class Outbox:
         self._targets = targets
         self._clock = clock
         self._jitter = jitter
+        self._lock = threading.Lock()
+        self._sending: set[str] = set()  # targets whose sender is still at work
+        self._late: list[Dispatched] = []  # outcomes recorded after their dispatch returned
 
     def plan(self) -> list[int]:
         """Make an alert of each rule's pending hits whose time has come; return the alerts' ids.
@@ -90,25 +105,71 @@ class Outbox:
                 )
         return made
 
-    def dispatch(self, limit: int | None = None) -> list[Dispatched]:
-        """Send the deliveries due now, one at a time (at most ``limit``), recording each.
+    def dispatch(
+        self, limit: int | None = None, *, wait: timedelta | None = DISPATCH_WAIT
+    ) -> list[Dispatched]:
+        """Send the deliveries due now (at most ``limit`` in all), each target by its own sender,
+        one delivery at a time, recording each before the next; return what happened.
+
+        The call waits for the senders at most ``wait`` (None: until they are done). A sender
+        still busy then finishes the send in hand (Apprise's socket timeouts end a hanging one),
+        records it and stops; the next call returns that outcome and starts no second sender for
+        its target meanwhile. So a hanging service holds neither the others nor the caller, and
+        what was not reached stays due. (That memory is this outbox's: the one a reload makes may
+        start a sender beside an old one finishing its send; each delivery is still claimed once.)
 
         First, claims left by a dispatcher of this machine that no longer runs (killed while
         sending) are freed, so a restart re-sends that one message at once rather than after
         the lease.
         """
-        gone = {owner for owner in self._store.claimants(self._clock()) if owner_gone(owner)}
+        now = self._clock()
+        gone = {owner for owner in self._store.claimants(now) if owner_gone(owner)}
         if gone:
             log.warning("delivery_claims_released owners=%s", ",".join(sorted(gone)))
             self._store.release_claims(gone)
-        done: list[Dispatched] = []
-        while limit is None or len(done) < limit:
-            now = self._clock()
-            delivery = self._store.claim_delivery(now, DELIVERY_LEASE, OWNER)
-            if delivery is None:
-                break
-            done.append(self._deliver(delivery, now))
-        return done
+        due = self._store.due_targets(now)
+        with self._lock:
+            late, self._late = self._late, []
+            targets = [target for target in due if target not in self._sending]
+            self._sending.update(targets)
+        run = _Run(limit)
+        if targets:
+            pool = ThreadPoolExecutor(len(targets), thread_name_prefix="sender")
+            senders = [pool.submit(self._send_all, target, run) for target in targets]
+            pool.shutdown(wait=False)  # its threads end with their senders
+            futures.wait(senders, timeout=None if wait is None else wait.total_seconds())
+        done, error = run.end()
+        if error is not None:
+            raise error
+        return late + done
+
+    def _send_all(self, target: str, run: "_Run") -> None:
+        """The sender of ``target``: its due deliveries, one at a time, while ``run`` lasts."""
+        try:
+            while run.take():
+                now = self._clock()
+                try:
+                    delivery = self._store.claim_delivery(now, DELIVERY_LEASE, OWNER, target=target)
+                    outcome = None if delivery is None else self._deliver(delivery, now)
+                except Exception as e:
+                    run.release()
+                    if not run.fail(e):  # nobody else will hear of it
+                        log.error(
+                            "sender_failed target=%s error=%s",
+                            target,
+                            e,
+                            exc_info=not isinstance(e, WatcherError),
+                        )
+                    return
+                if outcome is None:
+                    run.release()
+                    return
+                if not run.record(outcome):
+                    with self._lock:
+                        self._late.append(outcome)
+        finally:
+            with self._lock:
+                self._sending.discard(target)
 
     def alert(self, id: int) -> Alert | None:
         """An alert as stored, its hits grouped into stories (None: no such alert)."""
@@ -148,14 +209,15 @@ class Outbox:
                 )
                 return Dispatched(delivery.id, delivery.rule, delivery.target, "held", retry_at=hold)
         result = self._send(delivery, rule)
+        finished = self._clock()
         if result.ok:
-            self._store.record_delivery(delivery.id, self._clock())
+            self._store.record_delivery(delivery.id, finished)
             log.info(
                 "delivery_sent rule=%s target=%s alert=%d", delivery.rule, delivery.target, delivery.alert
             )
+            target_answered(self._store, delivery.target, finished)
             return Dispatched(delivery.id, delivery.rule, delivery.target, "sent")
-        finished = self._clock()
-        again = retry_at(delivery.attempts + 1, delivery.first_attempt or now, finished, self._jitter)
+        again = retry_at(delivery.first_attempt or finished, finished, self._jitter)
         self._store.record_delivery(delivery.id, finished, error=result.reason, retry_at=again)
         if again is None:
             log.error(
@@ -187,6 +249,74 @@ class Outbox:
             return SendResult(False, f"alert {delivery.alert} has no stored hits left")
         templates = merge_templates(target.templates, rule.templates if rule is not None else None)
         return target.send(render(alert, target.format, templates, target.limits))
+
+
+def target_answered(store: Store, target: str, now: datetime) -> int:
+    """``target`` took a message: its deliveries waiting out a backoff are due at ``now``,
+    not up to an hour later; return how many."""
+    woken = store.wake_target(target, now)
+    if woken:
+        log.info("target_recovered target=%s woken=%d", target, woken)
+    return woken
+
+
+class _Run:
+    """What the senders of one ``dispatch`` share: the room left under its limit, what they did,
+    and whether the call has returned (a sender then stops after the send in hand)."""
+
+    def __init__(self, limit: int | None) -> None:
+        self._changed = threading.Condition()
+        self._room = limit
+        self._taken = 0  # room taken by senders that have not recorded or released it yet
+        self._done: list[Dispatched] = []
+        self._error: Exception | None = None
+        self._over = False
+
+    def take(self) -> bool:
+        """Room for one more delivery: False once the call has returned or the limit is spent.
+        Room another sender holds may come back (it found nothing to send): that is waited for."""
+        with self._changed:
+            while not self._over and self._room == 0 and self._taken:
+                self._changed.wait()
+            if self._over or self._room == 0:
+                return False
+            if self._room is not None:
+                self._room -= 1
+            self._taken += 1
+            return True
+
+    def release(self) -> None:
+        """Give back the room taken: nothing was sent with it."""
+        with self._changed:
+            self._taken -= 1
+            if self._room is not None:
+                self._room += 1
+            self._changed.notify_all()
+
+    def record(self, outcome: Dispatched) -> bool:
+        """``outcome`` used the room taken; False if the call has returned without it."""
+        with self._changed:
+            self._taken -= 1
+            self._changed.notify_all()
+            if not self._over:
+                self._done.append(outcome)
+            return not self._over
+
+    def fail(self, error: Exception) -> bool:
+        """A sender stopped on ``error``; False unless the call will raise it (the first error,
+        before the call returns)."""
+        with self._changed:
+            if self._over or self._error is not None:
+                return False
+            self._error = error
+            return True
+
+    def end(self) -> tuple[list[Dispatched], Exception | None]:
+        """The call returns: what was done so far, and the first error."""
+        with self._changed:
+            self._over = True
+            self._changed.notify_all()
+            return list(self._done), self._error
 
 
 def _report(item: StoredItem) -> Report:

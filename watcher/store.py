@@ -971,16 +971,17 @@ class Store:
                 found[row["story_id"]].append(_stored_item(row))
         return found
 
-    def claim_delivery(self, now: datetime, lease: timedelta, owner: str) -> Delivery | None:
-        """Take the most overdue delivery due at ``now`` for ``lease`` on behalf of ``owner`` (no
-        other dispatcher sends it meanwhile; after a crash it is due again when the lease ends,
-        or when ``release_claims`` frees it). None: nothing is due."""
+    def claim_delivery(
+        self, now: datetime, lease: timedelta, owner: str, *, target: str | None = None
+    ) -> Delivery | None:
+        """Take the most overdue delivery due at ``now`` (of ``target`` only, if given: each
+        target has its own sender) for ``lease`` on behalf of ``owner`` (no other dispatcher
+        sends it meanwhile; after a crash it is due again when the lease ends, or when
+        ``release_claims`` frees it). None: nothing is due."""
         _check_aware(now, "now")
-        due = (
-            _DELIVERY.c.state.in_(_DUE_STATES),
-            _DELIVERY.c.next_attempt <= now,
-            or_(_DELIVERY.c.claimed_until.is_(None), _DELIVERY.c.claimed_until <= now),
-        )
+        due = self._due(now)
+        if target is not None:
+            due += (_DELIVERY.c.target == target,)
         oldest = select(_DELIVERY.c.id).where(*due).order_by(_DELIVERY.c.next_attempt, _DELIVERY.c.id)
         with self._errors(), self._engine.begin() as connection:
             for id in connection.execute(oldest.limit(5)).scalars().all():
@@ -992,6 +993,30 @@ class Store:
                 if connection.execute(claim).rowcount == 1:
                     return self._deliveries(connection, _DELIVERY.c.id == id)[0]
         return None
+
+    def due_targets(self, now: datetime) -> list[str]:
+        """The targets with a delivery due at ``now`` that no dispatcher holds, by name."""
+        _check_aware(now, "now")
+        query = select(_DELIVERY.c.target).where(*self._due(now)).distinct().order_by(_DELIVERY.c.target)
+        with self._errors(), self._engine.connect() as connection:
+            return list(connection.execute(query).scalars())
+
+    def wake_target(self, target: str, now: datetime) -> int:
+        """Make ``target``'s failed deliveries waiting out a backoff due at ``now``, because it
+        answers again; return how many. Attempts and the first attempt's time are kept, so the
+        48 h deadline still holds; dead ones stay dead (``retry_deliveries`` revives them)."""
+        _check_aware(now, "now")
+        query = (
+            update(_DELIVERY)
+            .where(
+                _DELIVERY.c.target == target,
+                _DELIVERY.c.state == "failed",
+                _DELIVERY.c.next_attempt > now,
+            )
+            .values(next_attempt=now)
+        )
+        with self._errors(), self._engine.begin() as connection:
+            return connection.execute(query).rowcount
 
     def claimants(self, now: datetime) -> set[str]:
         """The dispatchers holding a claim at ``now``."""
@@ -1054,14 +1079,14 @@ class Store:
 
     def retry_deliveries(self, now: datetime, ids: Collection[int] | None = None) -> int:
         """Make failed and dead deliveries (those with ``ids``, or all) due now with a fresh 48 h of
-        retries; return how many. Sent deliveries are never sent again."""
+        retries and the backoff from its first delay (both count from ``first_attempt``, cleared
+        here); return how many. Attempts are kept as a record. Sent deliveries are never sent again."""
         _check_aware(now, "now")
         query = (
             update(_DELIVERY)
             .where(_DELIVERY.c.state.in_(("failed", "dead")))
             .values(
                 state="pending",
-                attempts=0,  # the backoff starts again at its first delay
                 next_attempt=now,
                 first_attempt=None,
                 claimed_until=None,
@@ -1087,6 +1112,15 @@ class Store:
         with self._errors(), self._engine.connect() as connection:
             found: dict[str, int] = dict(connection.execute(query).all())
         return {state: found.get(state, 0) for state in DELIVERY_STATES}
+
+    @staticmethod
+    def _due(now: datetime) -> tuple[Any, ...]:
+        """Conditions of a delivery due at ``now`` that no dispatcher holds."""
+        return (
+            _DELIVERY.c.state.in_(_DUE_STATES),
+            _DELIVERY.c.next_attempt <= now,
+            or_(_DELIVERY.c.claimed_until.is_(None), _DELIVERY.c.claimed_until <= now),
+        )
 
     def _deliveries(self, connection: Connection, *conditions: Any) -> list[Delivery]:
         query = (
