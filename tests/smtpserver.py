@@ -105,6 +105,14 @@ class SmtpServer:
         except queue.Empty:
             pytest.fail(f"no mail arrived at {self.host}:{self.port} within {timeout} s", pytrace=False)
 
+    def poll_message(self, timeout: float) -> Mail | None:
+        """The next message received, or None when none arrives within ``timeout`` seconds: for a
+        bounded loop that waits on several servers at once."""
+        try:
+            return self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
     def __enter__(self) -> "SmtpServer":
         self.start()
         return self

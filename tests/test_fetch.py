@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from httpserver import Exchange, LoopbackServer, Reply
 
-from watcher.fetch import ACCEPT, Fetcher, FetchLimits, FetchRequest, FetchResult
+from watcher.fetch import ACCEPT, Fetcher, FetchLimits, FetchRequest, FetchResult, _Turn
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Wire</title>
@@ -322,3 +322,96 @@ def test_connection_refused() -> None:
 def test_unusable_urls(url: str, error: str) -> None:
     result = fetch(url)
     assert (result.outcome, result.error, result.final_url) == ("error", error, url)
+
+
+def test_a_redirect_hop_does_not_queue_behind_other_feeds(http_server: LoopbackServer) -> None:
+    """A feed's redirect keeps its slot: its next hop used to wait for a free slot behind other
+    feeds' slow fetches while its own total deadline ran, and fail as "timed out (total)"."""
+    final_fetched = threading.Event()
+
+    def final(exchange: Exchange) -> Reply:
+        final_fetched.set()
+        return Reply(200, RSS)
+
+    def slow(exchange: Exchange) -> Reply:
+        # Longer than the total timeout, unless the redirected feed got through (then at once).
+        final_fetched.wait(timeout=2.0)
+        return Reply(200, RSS)
+
+    start = http_server.route("/moved", redirect(302, "/final"))
+    http_server.route("/final", final)
+    http_server.route("/slow", slow)
+    limits = FetchLimits(max_connections=2, max_per_host=10, total_timeout=0.75)
+
+    async def run() -> list[FetchResult]:
+        async with Fetcher(limits) as fetcher:
+            requests = [FetchRequest("moved", start)]
+            requests += [FetchRequest(f"slow{n}", http_server.url(f"/slow?n={n}")) for n in range(4)]
+            # Tasks start in order: the redirected feed takes a slot first, the slow ones queue.
+            return await asyncio.gather(*(fetcher.fetch(request) for request in requests))
+
+    moved, *others = asyncio.run(run())
+    assert (moved.outcome, moved.error, moved.final_url) == ("ok", None, http_server.url("/final"))
+    assert moved.elapsed < 0.75
+    assert [result.outcome for result in others] == ["ok"] * 4
+
+
+def test_a_hop_to_another_host_keeps_the_global_slot_when_that_host_is_free() -> None:
+    async def run() -> tuple[list[str], float, float]:
+        everyone = asyncio.Semaphore(1)
+        hosts: dict[str, asyncio.Semaphore] = {}
+
+        def host_slot(host: str) -> asyncio.Semaphore:
+            return hosts.setdefault(host, asyncio.Semaphore(1))
+
+        order: list[str] = []
+        turn = _Turn(everyone, host_slot, budget=10.0)
+        first = await turn.take("a.example")
+
+        async def other() -> None:  # another feed, queued for the one global slot
+            async with host_slot("c.example"), everyone:
+                order.append("other")
+
+        queued = asyncio.create_task(other())
+        await asyncio.sleep(0)  # let it queue
+        second = await turn.take("b.example")  # free: taken at once, the global slot kept
+        order.append("hop")
+        assert (hosts["a.example"].locked(), hosts["b.example"].locked()) == (False, True)
+        turn.release()
+        await queued
+        return order, first, second
+
+    order, first, second = asyncio.run(run())
+    assert order == ["hop", "other"]
+    assert first == second  # one deadline for the whole chain
+
+
+def test_a_hop_to_a_busy_host_queues_without_holding_a_global_slot_or_spending_its_budget() -> None:
+    """Holding the global slot while waiting for a busy host could deadlock against a feed that
+    holds that host's slot and waits for the global one; so the hop queues as a first request."""
+
+    async def run() -> tuple[float, float]:
+        everyone = asyncio.Semaphore(1)
+        hosts = {"a.example": asyncio.Semaphore(1), "b.example": asyncio.Semaphore(1)}
+        loop = asyncio.get_running_loop()
+        turn = _Turn(everyone, hosts.__getitem__, budget=10.0)
+        await turn.take("a.example")
+        await hosts["b.example"].acquire()  # a first request to b holds b's slot...
+
+        async def first_request_to_b() -> None:  # ... and waits for the global slot
+            async with everyone:
+                await asyncio.sleep(0.2)
+            hosts["b.example"].release()
+
+        blocked = asyncio.create_task(first_request_to_b())
+        await asyncio.sleep(0)
+        asked = loop.time()
+        deadline = await asyncio.wait_for(turn.take("b.example"), timeout=5)  # no deadlock
+        taken = loop.time()
+        turn.release()
+        await blocked
+        return taken - asked, deadline - taken
+
+    waited, budget_left = asyncio.run(run())
+    assert waited >= 0.2  # queued behind the first request to b
+    assert budget_left > 9.9  # the time in the queue was not charged to the feed

@@ -11,8 +11,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate, parsedate_to_datetime
@@ -186,25 +185,22 @@ class Fetcher:
         conditions = {name: value.encode() for name, value in validators if value}
         all_permanent = True
         redirects = 0
-        deadline: float | None = None
+        turn = _Turn(self._all, self._host_slot, self._limits.total_timeout)
         try:
             while True:
-                async with self._turn(url.host):
-                    # The clock starts with the first turn: time in the queue is not the feed's fault.
-                    if deadline is None:
-                        deadline = asyncio.get_running_loop().time() + self._limits.total_timeout
-                    async with (
-                        asyncio.timeout_at(deadline),
-                        self._client.stream("GET", url, headers=conditions) as response,
-                    ):
-                        trace.url, trace.status = str(url), response.status_code
-                        trace.headers = {key.lower(): value for key, value in response.headers.items()}
-                        trace.retry_after = _retry_after(response.headers)
-                        location = response.headers.get("location")
-                        if response.status_code not in _REDIRECTS or location is None:
-                            if redirects and all_permanent:
-                                trace.permanent_redirect = trace.url
-                            return await self._outcome(response)
+                deadline = await turn.take(url.host)
+                async with (
+                    asyncio.timeout_at(deadline),
+                    self._client.stream("GET", url, headers=conditions) as response,
+                ):
+                    trace.url, trace.status = str(url), response.status_code
+                    trace.headers = {key.lower(): value for key, value in response.headers.items()}
+                    trace.retry_after = _retry_after(response.headers)
+                    location = response.headers.get("location")
+                    if response.status_code not in _REDIRECTS or location is None:
+                        if redirects and all_permanent:
+                            trace.permanent_redirect = trace.url
+                        return await self._outcome(response)
                 if redirects == self._limits.max_redirects:
                     raise _Failure(f"more than {redirects} redirects")
                 redirects += 1
@@ -217,15 +213,14 @@ class Fetcher:
             raise _Failure(f"timed out (total) after {self._limits.total_timeout:g} s") from None
         except httpx.TransportError as exc:
             raise _Failure(self._describe(exc, url)) from None
+        finally:
+            turn.release()
 
-    @asynccontextmanager
-    async def _turn(self, host: str) -> AsyncIterator[None]:
-        """Wait for the host's turn, then a global one: a request queued behind a busy host must
-        not hold one of the global connections meanwhile."""
+    def _host_slot(self, host: str) -> asyncio.Semaphore:
+        """The semaphore bounding requests to ``host``."""
         if host not in self._hosts:
             self._hosts[host] = asyncio.Semaphore(self._limits.max_per_host)
-        async with self._hosts[host], self._all:
-            yield
+        return self._hosts[host]
 
     async def _outcome(self, response: httpx.Response) -> _Got:
         status = response.status_code
@@ -297,6 +292,66 @@ class Fetcher:
         validators = (("etag", got.etag), ("last-modified", got.last_modified))
         trace.headers = {name: value for name, value in validators if value}
         return got
+
+
+class _Turn:
+    """The concurrency slots one fetch holds, from its first request to its last redirect hop.
+
+    The first request waits for a slot of its host, then a global one: a feed queued behind a busy
+    host must not hold a global slot meanwhile. A redirect keeps the global slot, so a feed's hops
+    never queue again behind other feeds (they used to, while the feed's total deadline ran, and
+    timed out as "total"): to the same host it keeps both slots, to another host it takes that
+    host's slot when one is free. Only a hop to a host that is busy gives the global slot back and
+    queues as a first request does, since holding a global slot while waiting for a host could
+    deadlock with first requests that hold that host's slots and wait for a global one.
+
+    The total timeout counts only time with the slots held: waiting in a queue is not the feed's
+    fault.
+    """
+
+    def __init__(
+        self, everyone: asyncio.Semaphore, host_slot: Callable[[str], asyncio.Semaphore], budget: float
+    ) -> None:
+        self._all = everyone
+        self._host_slot = host_slot
+        self._left = budget  # seconds of the total timeout not used up before the last re-queue
+        self._host: str | None = None  # the host whose slot is held
+        self._global = False
+        self._deadline = 0.0
+
+    async def take(self, host: str) -> float:
+        """Hold the slots for a request to ``host``; return its deadline (the event loop's clock)."""
+        if host == self._host:
+            return self._deadline
+        self._release_host()
+        slot = self._host_slot(host)
+        if self._global and not slot.locked():
+            await slot.acquire()  # a free slot: returns without yielding
+            self._host = host
+            return self._deadline
+        loop = asyncio.get_running_loop()
+        if self._global:
+            self._left = max(self._deadline - loop.time(), 0.0)
+            self._global = False
+            self._all.release()
+        await slot.acquire()
+        self._host = host
+        await self._all.acquire()
+        self._global = True
+        self._deadline = loop.time() + self._left
+        return self._deadline
+
+    def release(self) -> None:
+        """Give back whatever is held (after the last hop, or on a failure or cancellation)."""
+        self._release_host()
+        if self._global:
+            self._global = False
+            self._all.release()
+
+    def _release_host(self) -> None:
+        if self._host is not None:
+            self._host_slot(self._host).release()
+            self._host = None
 
 
 class _Inflater:
