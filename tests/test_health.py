@@ -104,6 +104,7 @@ def test_metrics_count_polls_items_hits_deliveries_and_durations() -> None:
         "summit_watch_poll_failures_total": "counter",
         "summit_watch_items_total": "counter",
         "summit_watch_hits_total": "counter",
+        "summit_watch_regex_timeouts_total": "counter",
         "summit_watch_deliveries_total": "counter",
         "summit_watch_deliveries": "gauge",
         "summit_watch_poll_duration_seconds": "histogram",

@@ -3,6 +3,7 @@
 # Look-alike characters (curly quotes, dashes, full-width letters) are what these tests are about.
 # ruff: noqa: RUF001
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from watcher import wordset
 from watcher.items import FeedRef, Item
-from watcher.matcher import Match, Matcher
+from watcher.matcher import REGEX_BUDGET, Match, Matcher
 from watcher.rules import Rule, load_rules
 from watcher.text import plain_text
 
@@ -548,3 +549,71 @@ def test_large_typo_buckets_find_the_same_typos(
     found = {m.rule_id: m for m in together.match(item)}
     for rule_id, matcher in alone.items():
         assert found.get(rule_id) == next(iter(matcher.match(item)), None)
+
+
+# -- /regex/ terms run within a time limit -----------------------------------------------------
+
+# Catastrophic in the regex engine, yet not caught by ``rules check`` (an optional letter leads
+# the second alternative): a search for it in 40 a's not at the end of the text takes ages.
+HOSTILE = "/(a|b?a)+$/"
+HOSTILE_TITLE = "a" * 40 + " putin visit"
+
+
+class TimeoutCounter:
+    """The matcher's ``on_regex_timeout`` callback: the rule ids it was called with."""
+
+    def __init__(self) -> None:
+        self.rules: list[str] = []
+
+    def __call__(self, rule_id: str) -> None:
+        self.rules.append(rule_id)
+
+
+def test_a_regex_out_of_time_does_not_match_and_other_rules_still_do(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    counter = TimeoutCounter()
+    matcher = Matcher(
+        [make_rule({"any": [HOSTILE]}, id="hostile"), make_rule({"all": ["putin"]}, id="plain")],
+        on_regex_timeout=counter,
+    )
+    started = time.monotonic()
+    found = matcher.match(Item(id="i", title=HOSTILE_TITLE), FeedRef("wire"))
+    assert time.monotonic() - started < 0.5
+    assert [m.rule_id for m in found] == ["plain"]
+    assert counter.rules == ["hostile"]
+    assert f"regex_timeout rule=hostile term={HOSTILE} feed=wire field=title limit=search suppressed=0" in (
+        caplog.text
+    )
+
+
+def test_an_items_regex_searches_share_one_time_budget() -> None:
+    """40 hostile rules would take 40 x REGEX_TIMEOUT (2 s) on one item: the item's budget stops them."""
+    counter = TimeoutCounter()
+    hostile = ["/" + "(" * n + "a|b?a" + ")" * n + "+$/" for n in range(1, 41)]  # 40 distinct terms
+    rules = [make_rule({"any": [term]}, id=f"r{n}") for n, term in enumerate(hostile)]
+    matcher = Matcher(rules, on_regex_timeout=counter)
+    started = time.monotonic()
+    assert matcher.match(Item(id="i", title=HOSTILE_TITLE)) == []
+    assert time.monotonic() - started < REGEX_BUDGET + 0.5
+    assert sorted(counter.rules) == sorted(rule.id for rule in rules), "every search out of time is counted"
+
+
+def test_regex_timeouts_are_logged_once_a_minute_per_rule(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    counter = TimeoutCounter()
+    matcher = Matcher(
+        [make_rule({"any": [HOSTILE]}, id="hostile")], on_regex_timeout=counter, clock=lambda: now[0]
+    )
+    for moment in (0.0, 30.0, 59.0, 61.0):
+        now[0] = moment
+        matcher.match(Item(id=str(moment), title=HOSTILE_TITLE))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("regex_timeout")]
+    assert len(counter.rules) == 4
+    assert [line.split(" suppressed=")[1].split(" ")[0] for line in lines] == ["0", "2"]
+
+
+def test_a_regex_is_highlighted_at_each_occurrence() -> None:
+    found = match_text({"all": ["/visit\\w*/"]}, "Putin to visit; the visits of 2025 and a visitor")
+    assert found is not None
+    assert [hit.text for hit in found.hits] == ["visit", "visits", "visitor"]

@@ -5,13 +5,15 @@ import subprocess
 import sys
 from datetime import time, timedelta
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
 from conftest import RULES, RunCli, WriteFile
+from pydantic import ValidationError
 
 from watcher.errors import RulesError
-from watcher.rules import load_rules
+from watcher.rules import Rule, load_rules
 from watcher.yamlfile import load_yaml
 
 _ALLOWED_KEYS = (
@@ -258,6 +260,21 @@ INVALID_FILES = [
         "match: {all: [Putin]}\n",
         ["{path}:1: id: file name 'bad name' is not a valid rule id; set 'id:' explicitly"],
         id="file-name-not-an-id",
+    ),
+    pytest.param(
+        "redos.yaml",
+        """\
+        match:
+          all: [Putin]
+          any: ["/(a+)+$/"]
+        """,
+        [
+            "{path}:3: match.any[0]: /(a+)+$/ can take exponential time on some texts (catastrophic "
+            "backtracking): it has an unbounded quantifier inside a group repeated without bound, as in "
+            "(a+)+; write it so that a text can be matched in one way only, e.g. a+ rather than (a+)+ or "
+            "(a|aa)+, or make the inner quantifier possessive, e.g. (\\w++ ?)*"
+        ],
+        id="regex-nested-quantifiers",
     ),
 ]
 
@@ -545,3 +562,53 @@ def test_invalid_rule_files_do_not_validate(
     assert best is not None
     messages = [best.message, *(error.message for error in best.context)]
     assert message in messages
+
+
+# -- regexes that can backtrack catastrophically ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [
+        (r"(a+)+$", "unbounded quantifier"),
+        (r"(a*)*", "unbounded quantifier"),
+        (r"(\w+\s?)*", "unbounded quantifier"),
+        (r"(a+){2,}", "unbounded quantifier"),
+        (r"(?:putin \w+?)*", "unbounded quantifier"),
+        (r"(?=(a+)+)b", "unbounded quantifier"),
+        (r"(a|aa)+", "alternatives"),
+        (r"(a|a)+$", "alternatives"),
+        (r"(ab|a|b)+$", "alternatives"),
+        (r"(?:the |)+", "alternatives"),
+        (r"(?:[^ ]|x)*$", "alternatives"),
+    ],
+)
+def test_regexes_that_can_backtrack_catastrophically_are_refused(pattern: str, why: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        make({"any": [f"/{pattern}/"]})
+    assert "catastrophic backtracking" in str(raised.value)
+    assert why in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"putin (visit|trip)",
+        r"23rd (annual )?summit",
+        r"(foo|far)+",
+        r"(cat|dog)+",
+        r"(a|b)+",
+        r"(ab?)+$",
+        r"(a++)+$",
+        r"(\w++ ?)*",
+        r"(.|\n)*",
+        r"(a{1,3})+",
+        r"\bputin\b \w+ visit",
+    ],
+)
+def test_regexes_with_one_way_to_match_are_accepted(pattern: str) -> None:
+    make({"any": [f"/{pattern}/"]})
+
+
+def make(match: dict[str, Any]) -> Rule:
+    return Rule.model_validate({"id": "r", "match": match})

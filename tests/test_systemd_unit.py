@@ -144,6 +144,14 @@ def test_unit_has_its_directories_and_credentials(unit: Directives) -> None:
     assert service["UMask"] == ["0077"]
 
 
+def test_unit_bounds_memory_with_a_soft_then_a_hard_limit(unit: Directives) -> None:
+    """MemoryHigh= (throttle, reclaim) well above a normal peak (~350 MB), MemoryMax= (kill,
+    restart) above it: see the comment in the unit for the measured figures."""
+    service = unit["Service"]
+    assert service["MemoryHigh"] == ["768M"]
+    assert service["MemoryMax"] == ["1G"]
+
+
 HARDENING = {
     "ProtectSystem": "strict",
     "ProtectHome": "yes",

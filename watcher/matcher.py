@@ -1,4 +1,5 @@
-"""The matcher: a ruleset compiled once, then matched against items. Pure: no I/O, no clock.
+"""The matcher: a ruleset compiled once, then matched against items. Pure but for ``/regex/`` terms:
+no I/O, and the clock only bounds regex searches (a search that runs out of time is logged).
 
 Compiling builds an index from every normalised word form a rule can match (the word and its
 inflections) to the rule terms using it, and buckets of the forms that tolerate typos by first
@@ -16,20 +17,27 @@ number of rules:
    for every item.
 
 Positions are computed only for rules that matched, for highlighting.
+
+A ``/regex/`` can backtrack for minutes on a hostile text, so each search runs with a timeout
+(``regex`` releases the GIL meanwhile: polls, deliveries and /healthz go on) and an item has a
+budget for all of its searches; a search out of time counts as not matching.
 """
 
-import re
+import logging
+import threading
+import time
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
+import regex
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extract
 
 from watcher import wordset
 from watcher.items import FeedRef, Item
-from watcher.rules import FIELDS, Rule, is_regex
+from watcher.rules import FIELDS, Rule, compile_regex, is_regex
 from watcher.text import (
     auto_edits,
     fixed_edits,
@@ -47,6 +55,11 @@ _MIN_TRANSLITERATED_LENGTH: Final = 5
 _MIN_FILTERED_BUCKET: Final = 32  # smaller typo buckets are scored whole: filtering costs more
 _NO_EDITS: Final = 0
 _ANY: Final = -1  # the entry number of a rule's ``any`` list (``all`` entries are 0, 1, ...)
+REGEX_TIMEOUT: Final = 0.05  # seconds one /regex/ search may take; then it has not matched
+REGEX_BUDGET: Final = 0.25  # seconds all /regex/ searches of one item may take together
+REGEX_LOG_EVERY: Final = 60.0  # seconds between two regex_timeout log lines of one rule
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +90,7 @@ class _Term:
     """A distinct term of the ruleset: indexed words (a phrase) or a regex on normalised text."""
 
     words: tuple[int, ...]  # word keys, empty for a regex
-    regex: re.Pattern[str] | None
+    regex: regex.Pattern[str] | None
     letters: int
 
 
@@ -147,6 +160,17 @@ class _FieldScan:
         return self._bounds[2 * first], self._bounds[2 * last + 1]
 
 
+class _RegexBudget:
+    """What is left of one item's time for ``/regex/`` searches (``REGEX_BUDGET`` from its first
+    search), and the feed it came from, for the log."""
+
+    __slots__ = ("deadline", "feed")
+
+    def __init__(self, feed: str) -> None:
+        self.deadline: float | None = None
+        self.feed = feed
+
+
 def _entry_bit(slot: int) -> int:
     """A rule's entry as a bit: ``_ANY`` (-1) is bit 0, ``all`` entry n is bit n + 1."""
     return 1 << (slot + 1)
@@ -208,9 +232,26 @@ class Matcher:
     not traverse: a full collection walking sets and lists of it took ~100 ms at 1,000 rules.
     """
 
-    def __init__(self, rules: Iterable[Rule], *, word_sets: WordSetFactory | None = None) -> None:
-        """Compile ``rules``; ``word_sets`` makes the word sets (default ``wordset.word_set``)."""
+    def __init__(
+        self,
+        rules: Iterable[Rule],
+        *,
+        word_sets: WordSetFactory | None = None,
+        on_regex_timeout: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Compile ``rules``; ``word_sets`` makes the word sets (default ``wordset.word_set``).
+
+        ``on_regex_timeout(rule_id)`` is called, in the matching thread, for each ``/regex/``
+        search that ran out of time (a metrics counter: the log says it once a minute per rule);
+        ``clock`` (seconds, monotonic) times those searches.
+        """
         self._new_word_set = word_sets or wordset.word_set
+        self._on_regex_timeout = on_regex_timeout
+        self._clock = clock
+        self._timeouts_lock = threading.Lock()
+        self._timeout_logged: dict[str, float] = {}  # rule id -> when its last regex_timeout was logged
+        self._timeouts_unlogged: dict[str, int] = {}  # rule id -> timeouts not logged since that line
         self._word_keys: dict[tuple[str, int], int] = {}
         self._key_words: list[tuple[int, ...]] = []  # word key -> single-word terms of that word
         self._key_phrases: list[tuple[int, ...]] = []  # word key -> phrases starting with that word
@@ -268,7 +309,7 @@ class Matcher:
         if is_regex(text):
             identity: tuple[tuple[int, ...], str] = ((), text)
             if identity not in self._term_ids:
-                self._new_term(identity, _Term((), re.compile(text[1:-1]), len(text) - 2))
+                self._new_term(identity, _Term((), compile_regex(text), len(text) - 2))
             return self._term_ids[identity]
         plain = plain_text(text)
         spans = word_spans(plain)
@@ -387,6 +428,7 @@ class Matcher:
     def match(self, item: Item, feed: FeedRef | None = None) -> list[Match]:
         """The rules ``item`` matches, best score first. ``feed=None`` ignores rules' ``feeds``."""
         scans: dict[str, _FieldScan] = {name: self._scan(getattr(item, name)) for name in self._fields}
+        budget = _RegexBudget("-" if feed is None else feed.name)
         hit_entries: dict[int, int] = {}  # rule -> bits of the entries hit
         for scan in scans.values():
             for term in scan.found:
@@ -403,7 +445,7 @@ class Matcher:
                 and not (feed.name in rule.feeds or feed.tags & rule.feeds)
             ):
                 continue
-            found = self._evaluate(rule, scans, item.id)
+            found = self._evaluate(rule, scans, item.id, budget)
             if found is not None:
                 matches.append(found)
         matches.sort(key=lambda m: -m.score)
@@ -487,19 +529,73 @@ class Matcher:
             else:
                 yield start, start + len(keys) - 1, edits
 
-    def _regex_edits(self, scan: _FieldScan, term: int) -> int | None:
+    def _search(
+        self, pattern: regex.Pattern[str], text: str, start: int, where: tuple[str, str], budget: _RegexBudget
+    ) -> regex.Match[str] | None:
+        """``pattern.search(text, start)`` within ``REGEX_TIMEOUT`` and the item's budget; None if
+        it found nothing or ran out of time. ``where`` is (rule id, field), for the log."""
+        if not text:  # an empty field: nothing to time
+            return pattern.search(text, start)
+        now = self._clock()
+        if budget.deadline is None:
+            budget.deadline = now + REGEX_BUDGET
+        left = budget.deadline - now
+        if left > 0:
+            try:
+                return pattern.search(text, start, timeout=min(REGEX_TIMEOUT, left), concurrent=True)
+            except TimeoutError:
+                pass
+        self._regex_timed_out(pattern, where, budget.feed, "search" if left > REGEX_TIMEOUT else "item")
+        return None
+
+    def _regex_timed_out(
+        self, pattern: regex.Pattern[str], where: tuple[str, str], feed: str, limit: str
+    ) -> None:
+        """Count a search out of time (``limit``: the search's own or the item's); log it, but once
+        in ``REGEX_LOG_EVERY`` per rule, so a hostile feed cannot flood the journal."""
+        rule_id, field = where
+        if self._on_regex_timeout is not None:
+            self._on_regex_timeout(rule_id)
+        now = self._clock()
+        with self._timeouts_lock:
+            last = self._timeout_logged.get(rule_id)
+            if last is not None and now - last < REGEX_LOG_EVERY:
+                self._timeouts_unlogged[rule_id] = self._timeouts_unlogged.get(rule_id, 0) + 1
+                return
+            self._timeout_logged[rule_id] = now
+            unlogged = self._timeouts_unlogged.pop(rule_id, 0)
+        log.warning(
+            "regex_timeout rule=%s term=/%s/ feed=%s field=%s limit=%s suppressed=%d "
+            "(the term did not match this item)",
+            rule_id,
+            pattern.pattern,
+            feed,
+            field,
+            limit,
+            unlogged,
+        )
+
+    def _regex_edits(
+        self, scan: _FieldScan, term: int, where: tuple[str, str], budget: _RegexBudget
+    ) -> int | None:
         if term not in scan.regex_found:
-            regex = self._terms[term].regex
-            assert regex is not None
-            scan.regex_found[term] = _NO_EDITS if regex.search(scan.normalised()) else None
+            pattern = self._terms[term].regex
+            assert pattern is not None
+            found = self._search(pattern, scan.normalised(), 0, where, budget)
+            scan.regex_found[term] = _NO_EDITS if found else None
         return scan.regex_found[term]
 
-    def _edits(self, rule: _CompiledRule, scans: dict[str, _FieldScan], term: int) -> int | None:
+    def _edits(
+        self, rule: _CompiledRule, scans: dict[str, _FieldScan], term: int, budget: _RegexBudget
+    ) -> int | None:
         """Fewest edits with which ``term`` occurs in the rule's fields, or None."""
-        regex = self._terms[term].regex is not None
+        is_regex = self._terms[term].regex is not None
         best: int | None = None
         for name in rule.fields:
-            edits = self._regex_edits(scans[name], term) if regex else scans[name].found.get(term)
+            if is_regex:
+                edits = self._regex_edits(scans[name], term, (rule.rule.id, name), budget)
+            else:
+                edits = scans[name].found.get(term)
             if edits is not None and (best is None or edits < best):
                 best = edits
         return best
@@ -507,18 +603,20 @@ class Matcher:
     def _quality(self, term: int, edits: int) -> float:
         return 100.0 * (1 - edits / max(self._terms[term].letters, 1))
 
-    def _evaluate(self, rule: _CompiledRule, scans: dict[str, _FieldScan], item_id: str) -> Match | None:
+    def _evaluate(
+        self, rule: _CompiledRule, scans: dict[str, _FieldScan], item_id: str, budget: _RegexBudget
+    ) -> Match | None:
         qualities: list[float] = []
         matched: list[_RuleTerm] = []
         for alternatives in (*rule.all, rule.any) if rule.any else rule.all:
-            best = self._best(rule, scans, alternatives, matched)
+            best = self._best(rule, scans, alternatives, matched, budget)
             if best is None:
                 return None
             qualities.append(best)
-        if any(self._edits(rule, scans, t.term) is not None for t in rule.none):
+        if any(self._edits(rule, scans, t.term, budget) is not None for t in rule.none):
             return None
         terms = tuple(dict.fromkeys(t.text for t in matched))
-        hits = tuple(hit for t in matched for hit in self._hits(rule, scans, t))
+        hits = tuple(hit for t in matched for hit in self._hits(rule, scans, t, budget))
         return Match(item_id, rule.rule.id, round(sum(qualities) / len(qualities)), terms, hits)
 
     def _best(
@@ -527,30 +625,35 @@ class Matcher:
         scans: dict[str, _FieldScan],
         alternatives: tuple[_RuleTerm, ...],
         matched: list[_RuleTerm],
+        budget: _RegexBudget,
     ) -> float | None:
         """The best quality among ``alternatives`` found (None: none is); each found goes to ``matched``."""
         best: float | None = None
         for alternative in alternatives:
-            edits = self._edits(rule, scans, alternative.term)
+            edits = self._edits(rule, scans, alternative.term, budget)
             if edits is not None:
                 matched.append(alternative)
                 best = max(best or 0.0, self._quality(alternative.term, edits))
         return best
 
     def _hits(
-        self, rule: _CompiledRule, scans: dict[str, _FieldScan], rule_term: _RuleTerm
+        self, rule: _CompiledRule, scans: dict[str, _FieldScan], rule_term: _RuleTerm, budget: _RegexBudget
     ) -> Iterator[TermHit]:
         term = self._terms[rule_term.term]
         for name in rule.fields:
             scan = scans[name]
             if scan.found.get(rule_term.term) is None and scan.regex_found.get(rule_term.term) is None:
                 continue  # not in this field: no need to locate its words
-            for first, last, edits in self._occurrences(scan, term):
+            for first, last, edits in self._occurrences(scan, term, (rule.rule.id, name), budget):
                 start, end = scan.span(first, last)
                 yield TermHit(rule_term.text, name, start, end, scan.plain[start:end], edits)
 
-    def _occurrences(self, scan: _FieldScan, term: _Term) -> Iterator[tuple[int, int, int]]:
-        """(first word, last word, edits) of each occurrence of a term in a field."""
+    def _occurrences(
+        self, scan: _FieldScan, term: _Term, where: tuple[str, str], budget: _RegexBudget
+    ) -> Iterator[tuple[int, int, int]]:
+        """(first word, last word, edits) of each occurrence of a term in a field. A regex is
+        searched again after each match, each search timed (``finditer``'s timeout does not bound
+        all of its matches together)."""
         if term.regex is None:
             yield from self._phrase_at(scan, term.words)
             return
@@ -560,8 +663,13 @@ class Matcher:
         for word in scan.words():
             starts.append(offset)
             offset += len(word) + 1
-        for found in term.regex.finditer(normalised):
+        at = 0
+        while at <= len(normalised):
+            found = self._search(term.regex, normalised, at, where, budget)
+            if found is None:
+                return
             if found.end() > found.start():
                 first = bisect_right(starts, found.start()) - 1
                 last = bisect_right(starts, found.end() - 1) - 1
                 yield first, last, _NO_EDITS
+            at = max(found.end(), found.start() + 1)

@@ -43,6 +43,7 @@ class Metrics:
         self._duration_sum = 0.0
         self._duration_count = 0
         self._rules: int | None = None
+        self._regex_timeouts: Counter[str] = Counter()  # by rule
         self._last_poll: float | None = None
 
     def poll_done(self, report: "FeedReport", seconds: float) -> None:
@@ -64,6 +65,11 @@ class Metrics:
         """Count one delivery attempt by its outcome (sent, failed, dead, held)."""
         with self._lock:
             self._deliveries[outcome] += 1
+
+    def regex_timeout(self, rule: str) -> None:
+        """Count a regex search of ``rule`` that ran out of time (it counted as not matching)."""
+        with self._lock:
+            self._regex_timeouts[rule] += 1
 
     def rules_loaded(self, n: int) -> None:
         """Record how many rules are in use (the last good set, after a reload)."""
@@ -130,6 +136,13 @@ class Metrics:
                     "Deliveries in the outbox, by state.",
                     [((("state", s),), n) for s, n in deliveries_by_state.items()],
                 )
+            _family(
+                lines,
+                "summit_watch_regex_timeouts_total",
+                "counter",
+                "Regex searches of a rule that ran out of time (counted as not matching).",
+                [((("rule", r),), n) for r, n in sorted(self._regex_timeouts.items())],
+            )
             self._histogram(lines)
             if self._rules is not None:
                 _family(lines, "summit_watch_rules_loaded", "gauge", "Rules in use.", [((), self._rules)])

@@ -5,13 +5,15 @@ an explicit ``id``, so reordering a file never renames a rule's hit history). Lo
 a directory reports every error at once, each as ``path:line: field: message``.
 """
 
+import importlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
+import regex
 from pydantic import (
     AfterValidator,
     BeforeValidator,
@@ -40,6 +42,29 @@ RULE_FILE_SUFFIXES = (".yaml", ".yml")
 FieldName = Literal["title", "summary", "content"]
 FIELDS: tuple[FieldName, ...] = ("title", "summary", "content")
 _ESCAPE = re.compile(r"\\.")  # \S, \W, \B...: a regex's escapes may be capitals
+# Python's own parser of regular expressions (private, but the one ``re.compile`` uses): its tree
+# of a term is what the backtracking check reads, and its errors are those of ``re``.
+_PARSER: Final = importlib.import_module("re._parser")
+_OPS: Final = importlib.import_module("re._constants")
+_UNBOUNDED_REPEATS: Final = (_OPS.MAX_REPEAT, _OPS.MIN_REPEAT)  # greedy and lazy, not possessive
+_ONE_CHARACTER: Final = (_OPS.LITERAL, _OPS.NOT_LITERAL, _OPS.ANY, _OPS.IN)
+_Item = tuple[Any, Any]  # (opcode, argument): one node of the parser's tree
+_CATEGORIES: Final = {
+    getattr(_OPS, f"CATEGORY_{name}"): re.compile(pattern)
+    for name, pattern in (
+        ("DIGIT", r"\d"),
+        ("NOT_DIGIT", r"\D"),
+        ("SPACE", r"\s"),
+        ("NOT_SPACE", r"\S"),
+        ("WORD", r"\w"),
+        ("NOT_WORD", r"\W"),
+        ("LINEBREAK", r"\n"),
+        ("NOT_LINEBREAK", r"[^\n]"),
+    )
+}
+# Characters tried when asking whether two character classes overlap: ASCII, and letters and
+# digits of other scripts (normalised text keeps those that do not fold to ASCII).
+_PROBES: Final = "".join(map(chr, range(128))) + "\u00df\u03bb\u0436\u05d0\u0663\u4e2d"
 
 
 def is_regex(term: str) -> bool:
@@ -47,18 +72,127 @@ def is_regex(term: str) -> bool:
     return len(term) >= 2 and term.startswith("/") and term.endswith("/")
 
 
+def compile_regex(term: str) -> regex.Pattern[str]:
+    """A ``/regex/`` term compiled with the ``regex`` package (VERSION0: the syntax of ``re``),
+    whose searches take a timeout and let other threads run."""
+    return regex.compile(term[1:-1], regex.VERSION0)
+
+
 def _check_term(term: str) -> str:
     if is_regex(term):
         try:
-            re.compile(term[1:-1])
-        except re.error as e:
+            tree = _PARSER.parse(term[1:-1])
+            compile_regex(term)
+        except (re.error, regex.error) as e:
             raise ValueError(f"bad regular expression {term}: {e}") from e
         if any(char.isupper() for char in _ESCAPE.sub("", term)):
             raise ValueError(f"{term} has capitals, but regular expressions see lower-case text")
+        risk = _backtracking(tree, repeated=False)
+        if risk is not None:
+            raise ValueError(
+                f"{term} can take exponential time on some texts (catastrophic backtracking): it has "
+                f"{risk}; write it so that a text can be matched in one way only, e.g. a+ rather than "
+                "(a+)+ or (a|aa)+, or make the inner quantifier possessive, e.g. (\\w++ ?)*"
+            )
         return term
     if not normalise(term):
         raise ValueError(f"term {term!r} has no letters or digits to match")
     return term
+
+
+def _backtracking(items: Any, *, repeated: bool) -> str | None:
+    """Why a parsed regex may backtrack exponentially, or None. Inside a group repeated without
+    bound (``repeated``), two things can match a text in exponentially many ways: another unbounded
+    quantifier, as in (a+)+, and alternatives that can match the same text, as in (a|aa)+.
+
+    An early warning, not a proof: the search timeout is the guarantee. Possessive quantifiers
+    (a++) never give back what they matched, so they are safe inside and outside.
+    """
+    for op, value in items:
+        inside_repeated = repeated
+        if op in _UNBOUNDED_REPEATS:
+            unbounded = value[1] == _OPS.MAXREPEAT
+            if repeated and unbounded:
+                return "an unbounded quantifier inside a group repeated without bound, as in (a+)+"
+            parts, inside_repeated = [value[2]], repeated or unbounded
+        elif op is _OPS.BRANCH:
+            if repeated and _alternatives_overlap(value[1]):
+                return "alternatives that can match the same text, repeated without bound, as in (a|aa)+"
+            parts = value[1]
+        elif op is _OPS.POSSESSIVE_REPEAT:
+            parts = [value[2]]
+        elif op in (_OPS.SUBPATTERN, _OPS.ASSERT, _OPS.ASSERT_NOT):
+            parts = [value[-1]]
+        elif op is _OPS.ATOMIC_GROUP:
+            parts = [value]
+        elif op is _OPS.GROUPREF_EXISTS:
+            parts = [branch for branch in value[1:] if branch is not None]
+        else:
+            continue
+        for part in parts:
+            found = _backtracking(part, repeated=inside_repeated)
+            if found is not None:
+                return found
+    return None
+
+
+def _alternatives_overlap(branches: list[Any]) -> bool:
+    """Whether an alternative that is a fixed run of characters (or empty) can also be the start of
+    another: (a|aa), (ab|a|b). What follows a quantifier or a group is not compared."""
+    heads = [list(_leading_characters(branch)) for branch in branches]
+    for whole, (branch, head) in enumerate(zip(branches, heads, strict=True)):
+        if len(head) != len(branch):
+            continue
+        for other, other_head in enumerate(heads):
+            if other != whole and len(other_head) >= len(head) and all(map(_classes_meet, head, other_head)):
+                return True
+    return False
+
+
+def _leading_characters(branch: Any) -> Iterator[_Item]:
+    """The items that each match one character at the start of an alternative."""
+    for op, value in branch:
+        if op not in _ONE_CHARACTER:
+            return
+        yield op, value
+
+
+def _classes_meet(first: _Item, second: _Item) -> bool:
+    """Whether some character matches both one-character items."""
+    probes = _PROBES + _literals(first) + _literals(second)
+    return any(_matches(first, char) and _matches(second, char) for char in probes)
+
+
+def _literals(item: _Item) -> str:
+    """The characters an item names, to try besides ``_PROBES``."""
+    op, value = item
+    if op in (_OPS.LITERAL, _OPS.NOT_LITERAL):
+        return chr(value)
+    if op is _OPS.RANGE:
+        return chr(value[0]) + chr(value[1])
+    if op is _OPS.IN:
+        return "".join(map(_literals, value))
+    return ""
+
+
+def _matches(item: _Item, char: str) -> bool:
+    """Whether a one-character item (or a member of a class) matches ``char``."""
+    op, value = item
+    code = ord(char)
+    if op is _OPS.LITERAL:
+        return code == int(value)
+    if op is _OPS.NOT_LITERAL:
+        return code != int(value)
+    if op is _OPS.ANY:
+        return char != "\n"
+    if op is _OPS.RANGE:
+        return int(value[0]) <= code <= int(value[1])
+    if op is _OPS.CATEGORY:
+        return _CATEGORIES[value].fullmatch(char) is not None
+    if op is _OPS.IN:
+        negated = bool(value) and value[0][0] is _OPS.NEGATE
+        return negated != any(_matches(member, char) for member in (value[1:] if negated else value))
+    return False
 
 
 def _parse_fuzziness(value: object) -> object:
