@@ -25,3 +25,4 @@ def configure(level: int) -> None:
         level=level, format=stamp + "%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # "job executed" lines at INFO
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request: 1,000 feeds, 1,000 lines

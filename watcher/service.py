@@ -61,7 +61,8 @@ RECLAIM_EVERY: Final = timedelta(seconds=5)
 # /healthz fails when no feed job has finished for twice the shortest interval, but at least this.
 STALL_FLOOR: Final = 30.0
 MAX_JITTER: Final = timedelta(seconds=30)
-WORKERS: Final = 8
+WORKERS: Final = 8  # threads for feed polls
+SERVICE_WORKERS: Final = 3  # threads of their own for dispatch, reclaim, rules and housekeeping
 
 
 class DaemonRunningError(WatcherError):
@@ -168,11 +169,17 @@ class Service:
         self._metrics = Metrics()
         self._wake = threading.Event()
         self._stop_requested = False
+        self._stopped_late = False  # jobs were still running at the stop deadline
         self._crashed = False
         self._reload_requested = False
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(WORKERS)},
+            # Service jobs have threads of their own: a first poll of 1,000 feeds must not
+            # hold back the outbox's dispatch (the alerts) behind every feed job.
+            executors={
+                "default": ThreadPoolExecutor(WORKERS),
+                "service": ThreadPoolExecutor(SERVICE_WORKERS),
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self._loaded_value: _Loaded | None = None
@@ -253,7 +260,13 @@ class Service:
                 health.stop()
             store.close()
             lock.release()
-        return 1 if self._crashed else 0
+        code = 1 if self._crashed else 0
+        if self._stopped_late:
+            # The pool's threads still run and would be joined at interpreter exit, past
+            # systemd's TimeoutStopSec; what they had not stored is due again at the next start.
+            logging.shutdown()
+            os._exit(code)
+        return code
 
     def _until_stored(self, job: str, action: Callable[[], object]) -> bool:
         """Do ``action``, again with backoff while the database cannot be reached (a daemon started
@@ -295,6 +308,7 @@ class Service:
         finisher.join(STOP_DEADLINE)
         if finisher.is_alive():
             log.warning("daemon_stop_deadline_passed seconds=%s (unfinished work stays due)", STOP_DEADLINE)
+            self._stopped_late = True
         else:
             log.info("daemon_stopped")
 
@@ -319,7 +333,8 @@ class Service:
             for name in sorted(set(rule.notify or ()) - set(targets)):
                 log.error("rule_unknown_target rule=%s target=%s (its alerts to it will fail)", rule.id, name)
         outbox = Outbox(self._store, rules, config, targets, clock=self._clock)
-        return _Loaded(config, rules, Matcher(rules), targets, outbox, _rules_signature(config.rules))
+        matcher = Matcher(rules, on_regex_timeout=self._metrics.regex_timeout)
+        return _Loaded(config, rules, matcher, targets, outbox, _rules_signature(config.rules))
 
     def _reload(self) -> None:
         """SIGHUP: settings and rules read again; on any error the running ones stay."""
@@ -441,19 +456,26 @@ class Service:
         now = self._clock()
         every = {"seconds": DISPATCH_EVERY.total_seconds()}
         self._scheduler.add_job(
-            self._guarded(self._dispatch), "interval", **every, id="dispatch", next_run_time=now
+            self._guarded(self._dispatch),
+            "interval",
+            **every,
+            id="dispatch",
+            executor="service",
+            next_run_time=now,
         )
         self._scheduler.add_job(
             self._guarded(self._check_rules, storage=False),
             "interval",
             seconds=RULES_CHECK_EVERY.total_seconds(),
             id="rules",
+            executor="service",
         )
         self._scheduler.add_job(
             self._guarded(self._reclaim),
             "interval",
             seconds=RECLAIM_EVERY.total_seconds(),
             id="reclaim",
+            executor="service",
             next_run_time=now,
         )
         self._scheduler.add_job(
@@ -461,6 +483,7 @@ class Service:
             "interval",
             seconds=HOUSEKEEPING_EVERY.total_seconds(),
             id="housekeeping",
+            executor="service",
             next_run_time=now,
         )
         interval = self._notifier.watchdog_interval()
@@ -468,9 +491,13 @@ class Service:
             self._scheduler.add_job(self._notifier.watchdog, "interval", seconds=interval, id="watchdog")
 
     def _poll_feed(self, name: str) -> None:
-        """Poll one feed if it is due by the stored schedule (backoff, Retry-After) and unclaimed."""
+        """Poll one feed if it is due by the stored schedule (backoff, Retry-After) and unclaimed;
+        if it is due soon, run the job again exactly then."""
         loaded, store = self._loaded, self._store
-        if store.claim_feed(name, self._clock(), POLL_LEASE, OWNER):
+        now = self._clock()
+        if not store.claim_feed(name, now, POLL_LEASE, OWNER):
+            self._follow_schedule(name, now)
+        else:
             started = time.monotonic()
             try:
                 summary = asyncio.run(
@@ -487,6 +514,18 @@ class Service:
                 if report.hits:
                     log.info("feed_hits feed=%s new_items=%d hits=%d", name, report.new_items, report.hits)
         self._last_feed_job = time.monotonic()
+
+    def _follow_schedule(self, name: str, now: datetime) -> None:
+        """Move the feed's job to the stored next poll when that comes before the job's own next
+        run. The job fires an interval after its last firing, but the next poll is counted from
+        when the poll was recorded (after a wait for a thread and the poll itself): without this,
+        a job firing a moment early finds the feed not due and it waits a whole interval more."""
+        due = self._store.next_poll(name)
+        job = self._scheduler.get_job(f"feed:{name}")
+        if due is None or job is None or due <= now or job.next_run_time is None:
+            return
+        if due < job.next_run_time:
+            job.modify(next_run_time=due)
 
     def _reclaim(self) -> None:
         """Free the polls claimed by daemons of this host that died mid-poll, and store the feeds

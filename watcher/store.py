@@ -669,6 +669,15 @@ class Store:
         with self._errors(), self._engine.begin() as connection:
             return connection.execute(query).rowcount == 1
 
+    def next_poll(self, name: str) -> datetime | None:
+        """When feed ``name`` is due (None: no such active feed, or gone)."""
+        query = select(_FEED_TABLE.c.next_poll).where(
+            _FEED_TABLE.c.name == name, _FEED_TABLE.c.active, ~_FEED_TABLE.c.gone
+        )
+        with self._errors(), self._engine.connect() as connection:
+            found: datetime | None = connection.execute(query).scalar_one_or_none()
+        return found
+
     def feed_claimants(self, now: datetime) -> set[str]:
         """The daemons holding a feed's poll at ``now``."""
         query = (
