@@ -5,11 +5,16 @@ Waiting is always on an event: a datagram on the notify socket, a line of the da
 by a thread into a queue), or a mail at the SMTP server; never a fixed sleep.
 """
 
+import itertools
+import queue
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -190,3 +195,28 @@ def test_a_job_failing_as_expected_is_logged_and_a_bug_stops_the_daemon(
     service._guarded(bug, storage=False)()  # storage jobs wait out the backoff meanwhile
     assert "job_crashed job=bug" in caplog.text
     assert service._crashed
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_feed_is_polled_every_interval_not_every_other_one(
+    newsroom: Newsroom, notify_socket: NotifySocket, daemons: list[Daemon]
+) -> None:
+    """The next poll counts from when a poll is recorded, a moment after the job fired: the job
+    must follow that time, not fire early, find the feed not due and wait a whole interval more."""
+    polled: queue.Queue[float] = queue.Queue()
+
+    def wire(exchange: object) -> Reply:
+        polled.put(time.monotonic())
+        threading.Event().wait(0.5)  # a slow outlet: the poll is recorded well after the job fired
+        return Reply(200, rss(*newsroom.entries).encode(), RSS_TYPE)
+
+    newsroom.write_rule("visit", VISIT)
+    url = newsroom.server.route("/wire.xml", wire)
+    daemon = Daemon(newsroom.settings(feeds={"wire": {"url": url, "interval": "2s"}}), notify_socket).start()
+    daemons.append(daemon)
+    times = [polled.get(timeout=WAIT) for _ in range(7)]
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait() == 0
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert min(gaps) > 1.9, f"polled within its interval: {gaps}"
+    assert statistics.median(gaps) < 3.4, f"polled about every other interval: {gaps}"  # 2 s + 0.5 s
