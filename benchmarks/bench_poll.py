@@ -119,19 +119,22 @@ def load_documents(corpus: Path, files: list[str]) -> dict[str, Document]:
     documents = {}
     for file in files:
         path = corpus / file
-        body = path.read_bytes()
-        digest = hashlib.sha1(body).hexdigest()[:20]
-        mtime = int(path.stat().st_mtime)
-        documents[f"/{file}"] = Document(
-            body=body,
-            gzipped=gzip.compress(body, compresslevel=6, mtime=0),
-            content_type=sniff_content_type(body),
-            etag=f'"{digest}"',
-            gzip_etag=f'"{digest}-gz"',
-            mtime=mtime,
-            last_modified=formatdate(mtime, usegmt=True),
-        )
+        documents[f"/{file}"] = document(path.read_bytes(), int(path.stat().st_mtime))
     return documents
+
+
+def document(body: bytes, mtime: int) -> Document:
+    """``body`` as served: its gzip form, content type, ETags and Last-Modified."""
+    digest = hashlib.sha1(body).hexdigest()[:20]
+    return Document(
+        body=body,
+        gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+        content_type=sniff_content_type(body),
+        etag=f'"{digest}"',
+        gzip_etag=f'"{digest}-gz"',
+        mtime=mtime,
+        last_modified=formatdate(mtime, usegmt=True),
+    )
 
 
 def accepts_gzip(accept_encoding: str) -> bool:

@@ -45,8 +45,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gzip
-import hashlib
 import json
 import math
 import os
@@ -75,7 +73,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 # bench_poll's feed server (ETag, Last-Modified, gzip, 304) serves the feeds here too. summit-watch
 # itself is imported where it is used: the server subprocess needs none of it.
-from bench_poll import Document, FeedHandler, FeedServer, read_index, sniff_content_type
+from bench_poll import Document, FeedHandler, FeedServer, document, read_index
 
 if TYPE_CHECKING:
     from watcher.items import Item
@@ -135,19 +133,6 @@ def with_entries(body: bytes, kind: str, entries: list[bytes]) -> bytes:
     found = (_RSS_ITEM if kind == "rss" else _ATOM_ENTRY).search(body)
     at = found.start() if found else body.rfind(b"</channel>" if kind == "rss" else b"</feed>")
     return body[:at] + b"".join(entries) + body[at:]
-
-
-def document(body: bytes, mtime: int) -> Document:
-    digest = hashlib.sha1(body).hexdigest()[:20]
-    return Document(
-        body=body,
-        gzipped=gzip.compress(body, compresslevel=6, mtime=0),
-        content_type=sniff_content_type(body),
-        etag=f'"{digest}"',
-        gzip_etag=f'"{digest}-gz"',
-        mtime=mtime,
-        last_modified=formatdate(mtime, usegmt=True),
-    )
 
 
 # -- the feed server (a subprocess: ``soak.py --serve PLAN``) ---------------------------------------
