@@ -40,7 +40,7 @@ DELIVERY_LEASE: Final = timedelta(minutes=5)  # a crashed dispatcher's delivery 
 # How long ``dispatch`` waits for the targets' senders by default: less than the daemon's 2 s
 # tick, so a hanging service never holds the next round of the others.
 DISPATCH_WAIT: Final = timedelta(seconds=1)
-DispatchOutcome = Literal["sent", "failed", "dead", "held"]
+DispatchOutcome = Literal["sent", "failed", "dead", "held", "dropped"]
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,19 @@ class Outbox:
                     "delivery_held rule=%s target=%s until=%s", rule.id, delivery.target, hold.isoformat()
                 )
                 return Dispatched(delivery.id, delivery.rule, delivery.target, "held", retry_at=hold)
-        result = self._send(delivery, rule)
+        alert = self.alert(delivery.alert)
+        if alert is None or not alert.entries:
+            # Its hits joined an earlier alert of their story (the story was joined after this
+            # alert was made): they are history, and there is nothing left to send.
+            self._store.drop_delivery(delivery.id)
+            log.info(
+                "delivery_dropped rule=%s target=%s alert=%d reason=no hits left (joined an earlier alert)",
+                delivery.rule,
+                delivery.target,
+                delivery.alert,
+            )
+            return Dispatched(delivery.id, delivery.rule, delivery.target, "dropped")
+        result = self._send(delivery, rule, alert)
         finished = self._clock()
         if result.ok:
             self._store.record_delivery(delivery.id, finished)
@@ -240,13 +252,10 @@ class Outbox:
         )
         return Dispatched(delivery.id, delivery.rule, delivery.target, "failed", result.reason, again)
 
-    def _send(self, delivery: Delivery, rule: Rule | None) -> SendResult:
+    def _send(self, delivery: Delivery, rule: Rule | None, alert: Alert) -> SendResult:
         target = self._targets.get(delivery.target)
         if target is None:
             return SendResult(False, f"target {delivery.target!r} is not in the settings file")
-        alert = self.alert(delivery.alert)
-        if alert is None or not alert.entries:
-            return SendResult(False, f"alert {delivery.alert} has no stored hits left")
         templates = merge_templates(target.templates, rule.templates if rule is not None else None)
         return target.send(render(alert, target.format, templates, target.limits))
 

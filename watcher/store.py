@@ -1063,6 +1063,23 @@ class Store:
         with self._errors(), self._engine.begin() as connection:
             connection.execute(update(_DELIVERY).where(_DELIVERY.c.id == id).values(**values))
 
+    def drop_delivery(self, id: int) -> None:
+        """Delete a delivery with nothing left to send, and its alert once no hit and no other
+        delivery refers to it."""
+        with self._errors(), self._engine.begin() as connection:
+            alert = connection.execute(
+                select(_DELIVERY.c.alert_id).where(_DELIVERY.c.id == id)
+            ).scalar_one_or_none()
+            connection.execute(delete(_DELIVERY).where(_DELIVERY.c.id == id))
+            if alert is not None:
+                connection.execute(
+                    delete(_ALERT).where(
+                        _ALERT.c.id == alert,
+                        ~exists().where(_HIT.c.alert_id == _ALERT.c.id),
+                        ~exists().where(_DELIVERY.c.alert_id == _ALERT.c.id),
+                    )
+                )
+
     def hold_delivery(self, id: int, until: datetime) -> None:
         """Put a claimed delivery back, due at ``until`` (quiet hours), without counting an attempt."""
         _check_aware(until, "until")
