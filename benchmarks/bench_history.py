@@ -46,7 +46,8 @@ from typing import Any
 from sqlalchemy import select
 
 from watcher.history import LocalTime, bucket
-from watcher.store import _HIT, HitQuery, HitRecord, Store
+from watcher.records import HitQuery, HitRecord
+from watcher.store import _HIT, Store
 
 TARGET_MS = 200.0
 FEEDS = 300

@@ -69,7 +69,7 @@ import feedparser
 if TYPE_CHECKING:
     from watcher.config import Config, FeedConfig
     from watcher.matcher import Matcher
-    from watcher.pipeline import PollSummary
+    from watcher.records import PollSummary
     from watcher.store import Store
 
 REPO = Path(__file__).resolve().parents[1]

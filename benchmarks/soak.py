@@ -697,7 +697,8 @@ def watch(
 
 
 def final_counts(database: str) -> tuple[dict[str, int], dict[str, int]]:
-    from watcher.store import StorageError, Store
+    from watcher.errors import StorageError
+    from watcher.store import Store
 
     try:
         with Store.open(database) as store:

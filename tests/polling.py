@@ -18,7 +18,8 @@ from sqlalchemy import text
 from watcher.config import Config, load_config
 from watcher.fetch import FetchLimits
 from watcher.matcher import Matcher
-from watcher.pipeline import PollSummary, poll
+from watcher.pipeline import poll
+from watcher.records import PollSummary
 from watcher.rules import load_rules
 from watcher.store import Store, make_engine
 

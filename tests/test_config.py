@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import RunCli, write_file
 
-from watcher.config import ConfigError, find_config, load_config
+from watcher.config import find_config, load_config
+from watcher.errors import ConfigError
 
 GOOD = """\
 database: sqlite:///state/watch.db

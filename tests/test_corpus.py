@@ -24,9 +24,10 @@ from watcher.config import Config, load_config
 from watcher.fetch import FetchLimits
 from watcher.matcher import Matcher
 from watcher.parse import canonical_link
-from watcher.pipeline import FeedReport, PollSummary, poll
+from watcher.pipeline import poll
+from watcher.records import FeedReport, FeedState, PollSummary
 from watcher.rules import load_rules
-from watcher.store import FeedState, Store
+from watcher.store import Store
 from watcher.text import readable_text
 
 CORPUS = SHARED / "corpora" / "feedparser-tests"

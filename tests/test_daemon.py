@@ -23,8 +23,8 @@ from daemons import WAIT, Daemon, Newsroom, NotifySocket
 from httpserver import Reply
 from polling import Entry, rss
 
+from watcher.errors import StorageError
 from watcher.service import Service
-from watcher.store import StorageError
 
 RSS_TYPE = {"Content-Type": "application/rss+xml; charset=utf-8"}
 

@@ -17,11 +17,11 @@ from conftest import RunCli, write_file
 from httpserver import LoopbackServer, Reply
 from polling import T0, Clock, Entry, Poller, rss, write_settings
 
-from watcher.config import ConfigError, HealthConfig, load_config
-from watcher.errors import Problem, RulesError
-from watcher.health import HealthError, HealthServer, is_loopback, parse_listen, status_report
+from watcher.config import HealthConfig, load_config
+from watcher.errors import ConfigError, HealthError, Problem, RulesError
+from watcher.health import HealthServer, is_loopback, parse_listen, status_report
 from watcher.metrics import POLL_BUCKETS, Metrics, escape_label
-from watcher.pipeline import FeedReport
+from watcher.records import FeedReport
 from watcher.rules import RuleSet
 from watcher.store import Store
 

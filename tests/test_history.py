@@ -25,8 +25,8 @@ import watcher.store
 from watcher.cli import cli
 from watcher.config import FeedConfig
 from watcher.items import Item
-from watcher.matcher import TermHit
-from watcher.store import HitQuery, NewHit, Store
+from watcher.records import HitQuery, NewHit, TermHit
+from watcher.store import Store
 
 T0 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)  # 14:30 in Kolkata
 NOW = T0 + timedelta(days=1)  # the CLI's clock: durations count back from it

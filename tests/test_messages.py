@@ -11,10 +11,10 @@ import pytest
 from conftest import WriteFile, write_file
 
 from watcher.alerts import Alert, Format, Message, Priority, Report, StoryEntry
-from watcher.config import ConfigError, load_config
-from watcher.errors import RulesError
+from watcher.config import load_config
+from watcher.errors import ConfigError, RulesError
 from watcher.items import Item
-from watcher.matcher import Matcher, TermHit
+from watcher.matcher import Matcher
 from watcher.messages import (
     DEFAULT_LIMITS,
     EMAIL_LIMITS,
@@ -24,6 +24,7 @@ from watcher.messages import (
     merge_templates,
     render,
 )
+from watcher.records import TermHit
 from watcher.rules import Rule, load_rules
 from watcher.schema import Templates
 from watcher.text import plain_text

@@ -18,7 +18,8 @@ from httpserver import LoopbackServer, Reply
 from smtpserver import RECIPIENT, SENDER, SmtpServer
 
 from watcher.alerts import Format, Message, Priority
-from watcher.config import Config, ConfigError, TargetConfig, load_config
+from watcher.config import Config, TargetConfig, load_config
+from watcher.errors import ConfigError
 from watcher.messages import DEFAULT_LIMITS, SLACK_LIMITS
 from watcher.notify import AppriseTarget, StdoutTarget, build_targets, describe, send_test
 

@@ -8,7 +8,8 @@ import pytest
 
 from watcher.config import FeedConfig
 from watcher.items import Item
-from watcher.store import NewHit, Store
+from watcher.records import NewHit
+from watcher.store import Store
 
 NOW = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)

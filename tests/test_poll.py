@@ -36,8 +36,8 @@ from polling import (
 
 import watcher.pipeline
 from watcher.fetch import FetchLimits
-from watcher.pipeline import FeedReport, PollSummary
-from watcher.store import FeedState, Store
+from watcher.records import FeedReport, FeedState, PollSummary
+from watcher.store import Store
 
 INTERVAL = timedelta(minutes=10)  # the default interval of a feed
 ALL_RULES = {"putin-visit-india", "modi-putin-call", "lavrov-visit-india", "india-russia-defence-commission"}

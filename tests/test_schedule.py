@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from watcher.fetch import FetchResult
+from watcher.records import FeedState
 from watcher.schedule import MAX_BACKOFF, backoff, poll_record
-from watcher.store import FeedState
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 INTERVAL = timedelta(minutes=10)

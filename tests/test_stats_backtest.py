@@ -19,8 +19,9 @@ from watcher.config import load_config
 from watcher.history import bar, can_draw_blocks, period_bounds, render_chart, zone
 from watcher.items import FeedRef, Item
 from watcher.matcher import Matcher
+from watcher.records import NewHit
 from watcher.rules import load_rules
-from watcher.store import NewHit, Store, make_engine
+from watcher.store import Store, make_engine
 
 NOW = datetime.now(UTC)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -12,17 +12,10 @@ from sqlalchemy import text
 
 import watcher.store
 from watcher.config import FeedConfig
+from watcher.errors import SchemaOutdatedError, StorageError
 from watcher.items import Item
-from watcher.matcher import TermHit
-from watcher.store import (
-    NewHit,
-    PollRecord,
-    SchemaOutdatedError,
-    StorageError,
-    Store,
-    make_engine,
-    migrations_config,
-)
+from watcher.records import NewHit, PollRecord, TermHit
+from watcher.store import Store, make_engine, migrations_config
 
 NOW = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 IST = timezone(timedelta(hours=5, minutes=30))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from watcher.matcher import TermHit
+from watcher.records import TermHit
 
 Format = Literal["text", "markdown", "html"]
 Priority = Literal["low", "normal", "high"]

@@ -12,7 +12,7 @@ from typing import Literal
 
 from watcher.items import FeedRef
 from watcher.matcher import Matcher
-from watcher.store import RecordedHit, StoredItem
+from watcher.records import RecordedHit, StoredItem
 
 Change = Literal["new", "lost"]
 

@@ -19,15 +19,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from watcher import __version__
-from watcher.config import Config, ConfigError, find_config, load_config
-from watcher.errors import WatcherError
+from watcher.config import Config, find_config, load_config
+from watcher.errors import ConfigError, WatcherError
 from watcher.inputs import read_items
 from watcher.logs import configure as configure_logging
 from watcher.logs import quiet_apprise
 from watcher.matcher import Matcher
-from watcher.pipeline import FeedReport, PollSummary, poll
+from watcher.pipeline import poll
+from watcher.records import FeedReport, HitDetail, HitOrder, HitQuery, HitRecord, PollSummary
 from watcher.rules import RuleSet, json_schema, load_rules
-from watcher.store import HitDetail, HitOrder, HitQuery, HitRecord, Store
+from watcher.store import Store
 
 if TYPE_CHECKING:  # imported where used: Apprise takes a while to import, `rules check` never needs it
     from datetime import tzinfo

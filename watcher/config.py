@@ -8,6 +8,7 @@ written inline is warned about unless only its owner can read it. Relative paths
 file) are relative to the file's directory, so a config works wherever it is run from.
 """
 
+import ipaddress
 import logging
 import os
 import re
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
-from watcher.errors import InvalidFileError, Problem
+from watcher.errors import ConfigError, Problem
 from watcher.schema import ID_PATTERN, Duration, Names, StrictModel, Templates
 from watcher.yamlfile import YamlDocument, field_name, load_yaml, validation_problems
 
@@ -29,10 +30,7 @@ CONFIG_ENV = "SUMMIT_WATCH_CONFIG"
 SEARCH_PATH = (Path("summit-watch.yaml"), Path("/etc/summit-watch/config.yaml"))
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _FEED_SCHEMES = ("http", "https", "file")
-
-
-class ConfigError(InvalidFileError):
-    """A settings file that is missing or invalid."""
+DEFAULT_LISTEN = "127.0.0.1:9750"
 
 
 def _check_feed_url(url: str) -> str:
@@ -79,9 +77,33 @@ class Defaults(StrictModel):
     cooldown: Duration = timedelta(0)
 
 
-def _check_listen(value: str) -> str:
-    from watcher.health import parse_listen  # http.server is imported only when health is configured
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (an IPv6 host in brackets: ``[::1]:9750``) -> (host, port); ValueError if not."""
+    host, sep, port_text = value.strip().rpartition(":")
+    if not sep or not host or not port_text.isdigit():
+        raise ValueError(f"{value!r} is not host:port (such as {DEFAULT_LISTEN} or [::1]:9750)")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        ipaddress.IPv6Address(host)  # a ValueError names the bad address
+    elif ":" in host:
+        raise ValueError(f"{value!r}: write an IPv6 address in brackets, such as [::1]:9750")
+    port = int(port_text)
+    if port > 65535:
+        raise ValueError(f"{value!r}: port {port} is out of range (0-65535)")
+    return host, port
 
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback address (no name is looked up)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_listen(value: str) -> str:
     parse_listen(value)
     return value
 
@@ -90,7 +112,7 @@ class HealthConfig(StrictModel):
     """The optional HTTP endpoint serving /healthz and Prometheus /metrics."""
 
     listen: Annotated[str, AfterValidator(_check_listen)] = Field(
-        default="127.0.0.1:9750", description="host:port to listen on ([::1]:9750 for IPv6)."
+        default=DEFAULT_LISTEN, description="host:port to listen on ([::1]:9750 for IPv6)."
     )
     allow_remote: bool = Field(
         default=False,
@@ -99,8 +121,6 @@ class HealthConfig(StrictModel):
 
     @model_validator(mode="after")
     def _loopback_only(self) -> Self:
-        from watcher.health import is_loopback, parse_listen
-
         if not self.allow_remote and not is_loopback(parse_listen(self.listen)[0]):
             raise ValueError(
                 f"listen {self.listen!r} is not a loopback address; the endpoint has no authentication, "
@@ -227,7 +247,7 @@ def _check_targets(doc: YamlDocument, targets: tuple[TargetConfig, ...], failed:
     """
     if not targets:
         return []
-    from watcher.notify import check_url
+    from watcher.urls import check_url  # Apprise is imported only when there are targets
 
     problems = []
     inline = []

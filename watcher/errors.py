@@ -45,3 +45,35 @@ class RulesError(InvalidFileError):
 
 class InputError(InvalidFileError):
     """Input files (items to test rules on) that cannot be read."""
+
+
+class ConfigError(InvalidFileError):
+    """A settings file that is missing or invalid."""
+
+
+class HealthError(WatcherError):
+    """The health endpoint cannot listen where it is told to."""
+
+    exit_code = 1
+
+
+class PlotUnavailableError(WatcherError):
+    """``--png`` without matplotlib installed."""
+
+    exit_code = 2
+
+
+class DaemonRunningError(WatcherError):
+    """Another daemon holds the SQLite database."""
+
+
+class SchemaOutdatedError(WatcherError):
+    """The database was created by an older (or newer) summit-watch: ``db upgrade`` is needed."""
+
+    exit_code = 2
+
+
+class StorageError(WatcherError):
+    """The database cannot be used: unreachable, locked, full, read-only, not a database..."""
+
+    exit_code = 1

@@ -6,7 +6,6 @@ line says: it reads the store only, so it tells the same story whether or not a 
 authentication, so any other address must be allowed explicitly (``health.allow_remote``).
 """
 
-import ipaddress
 import logging
 import socketserver
 import sys
@@ -19,29 +18,23 @@ from socket import AF_INET6
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from watcher.config import HealthConfig
-from watcher.errors import RulesError, WatcherError
+from watcher.config import HealthConfig, is_loopback, parse_listen
+from watcher.errors import HealthError, RulesError
 from watcher.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from watcher.rules import RuleSet
 
 if TYPE_CHECKING:
-    from watcher.store import FeedState, Store
+    from watcher.records import FeedState
+    from watcher.store import Store
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LISTEN: Final = "127.0.0.1:9750"
 HITS_WINDOW: Final = timedelta(hours=24)  # "hits" in a status: those of the last day
 # A feed is overdue when not polled for twice its interval and this margin: a daemon running but
 # storing nothing (database full or failing) leaves every feed overdue.
 OVERDUE_AFTER: Final = timedelta(seconds=30)
 SHOWN_RULE_ERRORS: Final = 5  # the first rule errors a status shows; the daemon's log has them all
 _REQUEST_TIMEOUT: Final = 10.0  # seconds a client may take to send its request
-
-
-class HealthError(WatcherError):
-    """The health endpoint cannot listen where it is told to."""
-
-    exit_code = 1
 
 
 # -- the status report -------------------------------------------------------------------------
@@ -202,35 +195,6 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _count(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n} {singular if n == 1 else plural or singular + 's'}"
-
-
-# -- listen addresses --------------------------------------------------------------------------
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """``host:port`` (an IPv6 host in brackets: ``[::1]:9750``) -> (host, port); ValueError if not."""
-    host, sep, port_text = value.strip().rpartition(":")
-    if not sep or not host or not port_text.isdigit():
-        raise ValueError(f"{value!r} is not host:port (such as {DEFAULT_LISTEN} or [::1]:9750)")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-        ipaddress.IPv6Address(host)  # a ValueError names the bad address
-    elif ":" in host:
-        raise ValueError(f"{value!r}: write an IPv6 address in brackets, such as [::1]:9750")
-    port = int(port_text)
-    if port > 65535:
-        raise ValueError(f"{value!r}: port {port} is out of range (0-65535)")
-    return host, port
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is ``localhost`` or a loopback address (no name is looked up)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # -- the HTTP endpoint -------------------------------------------------------------------------

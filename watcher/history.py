@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Final, Literal
 
-from watcher.errors import WatcherError
+from watcher.errors import PlotUnavailableError, WatcherError
 from watcher.schema import parse_duration
 
 Period = Literal["day", "week"]
@@ -24,12 +24,6 @@ _DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EIGHTHS: Final = " ▏▎▍▌▋▊▉█"
 _FULL: Final = "█"
 _MIN_BAR: Final = 10  # columns a bar gets at least, however narrow the terminal
-
-
-class PlotUnavailableError(WatcherError):
-    """``--png`` without matplotlib installed."""
-
-    exit_code = 2
 
 
 class LocalTime(tzinfo):

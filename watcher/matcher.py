@@ -37,6 +37,7 @@ from rapidfuzz.process import extract
 
 from watcher import wordset
 from watcher.items import FeedRef, Item
+from watcher.records import TermHit
 from watcher.rules import FIELDS, Rule, compile_regex, is_regex
 from watcher.text import (
     auto_edits,
@@ -60,18 +61,6 @@ REGEX_BUDGET: Final = 0.25  # seconds all /regex/ searches of one item may take 
 REGEX_LOG_EVERY: Final = 60.0  # seconds between two regex_timeout log lines of one rule
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class TermHit:
-    """Where a term matched: offsets into the field's plain text (``watcher.text.plain_text``)."""
-
-    term: str
-    field: str
-    start: int
-    end: int
-    text: str
-    edits: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:  # the pipeline imports the whole fetch and store stack; metrics need none of it
     from watcher.outages import DatabaseState
-    from watcher.pipeline import FeedReport
+    from watcher.records import FeedReport
 
 # Poll durations: a 304 on loopback takes milliseconds, a slow outlet up to the fetch timeout.
 POLL_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)

@@ -17,19 +17,17 @@ bounded; the outbox never waits on one (see ``Outbox.dispatch``).
 """
 
 import html
-import re
 import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from urllib.parse import unquote
 
 import apprise
-from apprise.plugins import N_MGR
 
 from watcher.alerts import Format, Message, Priority, SendResult
 from watcher.config import Config, TargetConfig
 from watcher.messages import DEFAULT_LIMITS, Limits, limits_for
 from watcher.schema import Templates
+from watcher.urls import Service, scrub
 
 _NOTIFY_TYPE: dict[Priority, apprise.NotifyType] = {
     "low": apprise.NotifyType.INFO,
@@ -41,15 +39,6 @@ _BODY_FORMAT: dict[Format, apprise.NotifyFormat] = {
     "markdown": apprise.NotifyFormat.MARKDOWN,
     "html": apprise.NotifyFormat.HTML,
 }
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-# Apprise URLs are split on these to find the parts (user, password, tokens, path, values).
-_DELIMITERS = re.compile(r"[/:@?&=#,;\s]+")
-_QUERY_KEY = re.compile(r"([?&])[^=&#]*=")
-_PORT = re.compile(r"^([^/?#]*?):\d{1,5}(?=[/?#]|$)")  # after the scheme is removed
-# ``+Header=``, ``-param=`` and ``:field=`` values of json://, form://, xml:// often hold tokens,
-# and ``url(privacy=True)`` leaves them as they are.
-_CUSTOM_VALUE = re.compile(r"([?&](?:%2B|%2D|%3A|[+:-])[^=&#]*=)[^&#]*", re.IGNORECASE)
-_MASK = "****"
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +66,7 @@ class AppriseTarget(Target):
     @classmethod
     def from_config(cls, config: TargetConfig) -> "AppriseTarget":
         """Build the target; ``ValueError`` (without secrets) when Apprise cannot use the URL."""
-        service = _Service.load(config.url)
+        service = Service.load(config.url)
         if config.pace is not None:  # Apprise sleeps this long between two sends of one service
             service.plugin.request_rate_per_sec = config.pace.total_seconds()
         scheme = service.masked.partition("://")[0]  # the service's own: https://hooks.slack.com is slack
@@ -100,11 +89,11 @@ class AppriseTarget(Target):
                 body_format=_BODY_FORMAT[message.format],
             )
         except Exception as e:  # Apprise reports failed services in its result: this is a plugin bug
-            return SendResult(ok=False, reason=_scrub(f"{type(e).__name__}: {e}", self._secrets))
+            return SendResult(ok=False, reason=scrub(f"{type(e).__name__}: {e}", self._secrets))
         with result:  # releases the log capture
             if result:
                 return SendResult(ok=True)
-            return SendResult(ok=False, reason=_scrub(_reason(result), self._secrets))
+            return SendResult(ok=False, reason=scrub(_reason(result), self._secrets))
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,48 +135,6 @@ def send_test(target: Target) -> SendResult:
     return target.send(Message(title="summit-watch test alert", body=body, format=target.format))
 
 
-def check_url(url: str) -> bool:
-    """Whether ``url`` holds a secret; ``ValueError`` (naming no secret) when Apprise cannot use it.
-
-    Config loading calls this for every target, so a bad URL is an error at start-up, not at the
-    first alert; the secret flag drives the check that a file with inline secrets is private.
-    """
-    return bool(_Service.load(url).secrets)
-
-
-@dataclass(frozen=True)
-class _Service:
-    """One Apprise service loaded from a URL, with what may be shown of it and what may not."""
-
-    plugin: apprise.NotifyBase
-    masked: str
-    secrets: tuple[str, ...]  # parts of the URL the masked form hides, longest first
-
-    @classmethod
-    def load(cls, url: str) -> "_Service":
-        found = _SCHEME.match(url.strip())
-        if found is None:
-            raise ValueError("not an Apprise URL such as mailto://... or slack://...")
-        scheme = found.group(1).lower()
-        # Apprise also accepts services' own https:// URLs (a Slack webhook, say).
-        if scheme not in N_MGR and scheme not in ("http", "https"):
-            raise ValueError(f"{scheme}:// is not an Apprise service")
-        if scheme in N_MGR and not N_MGR[scheme].enabled:
-            raise ValueError(f"the {scheme}:// service is not available on this system")
-        asset = apprise.AppriseAsset(app_id="summit-watch", app_desc="summit-watch alerts")
-        try:
-            plugin = apprise.Apprise.instantiate(url.strip(), asset=asset, suppress_exceptions=False)
-        except Exception as e:
-            # Plugins quote what they reject (a token, an address): keep only the URL's scheme.
-            detail = _scrub(str(e), _secret_parts(url, f"{scheme}://")).rstrip(" :.")
-            raise ValueError(f"Apprise cannot use this {scheme}:// URL: {detail}") from None
-        if plugin is None:
-            raise ValueError(f"Apprise cannot use this {scheme}:// URL (see its page in the Apprise wiki)")
-        shown: str = plugin.url(privacy=True)  # type: ignore[no-untyped-call]  # untyped in Apprise
-        masked = _CUSTOM_VALUE.sub(rf"\g<1>{_MASK}", shown)
-        return cls(plugin, masked, _secret_parts(url, masked))
-
-
 def _reason(result: apprise.AppriseResult) -> str:
     """Why a send failed: the service's status from the result, with what Apprise logged as detail."""
     failed = next((service for service in result if not service), None)
@@ -197,31 +144,3 @@ def _reason(result: apprise.AppriseResult) -> str:
         name, status, logs = failed.name, failed.status, list(failed.logs())
     details = list(dict.fromkeys(entry.message.strip() for entry in logs))
     return f"{name}: {status.name.lower()}" + (f": {'; '.join(details)}" if details else "")
-
-
-def _parts(text: str) -> set[str]:
-    return {part for part in _DELIMITERS.split(text) if part}
-
-
-def _secret_parts(url: str, shown: str) -> tuple[str, ...]:
-    """The parts of ``url`` (as written and %-decoded) that ``shown`` does not show, longest first.
-
-    The scheme, the port and query keys are never secrets (Apprise leaves out a default port).
-    """
-    visible = _parts(shown) | _parts(unquote(shown))
-    values = _PORT.sub(r"\1", _SCHEME.sub("", _QUERY_KEY.sub(r"\1", url.strip())))
-    secrets: set[str] = set()
-    for part in _parts(values) - visible:
-        if unquote(part) not in visible:
-            secrets |= {part, unquote(part)}
-    return tuple(sorted(secrets, key=len, reverse=True))
-
-
-def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with every secret masked; short ones only as whole words, so text stays readable."""
-    for secret in secrets:
-        if len(secret) >= 4:
-            text = text.replace(secret, _MASK)
-        else:
-            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", _MASK, text)
-    return text

@@ -30,8 +30,9 @@ from watcher.errors import WatcherError
 from watcher.grouping import due_at, held_until, policy_for, retry_at
 from watcher.messages import merge_templates, render
 from watcher.notify import Target
+from watcher.records import AlertHit, Delivery, StoredItem
 from watcher.rules import Rule
-from watcher.store import AlertHit, Delivery, Store, StoredItem
+from watcher.store import Store
 from watcher.text import plain_text
 
 log = logging.getLogger(__name__)

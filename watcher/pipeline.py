@@ -12,7 +12,6 @@ import logging
 import threading
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from multiprocessing import get_context
 
@@ -22,45 +21,15 @@ from watcher.fetch import Fetcher, FetchLimits, FetchRequest, FetchResult
 from watcher.items import FeedRef
 from watcher.matcher import Matcher
 from watcher.parse import ParsedFeed, parse_feed
+from watcher.records import FeedReport, FeedState, NewHit, PollSummary, StoredItem
 from watcher.schedule import poll_record
-from watcher.store import FeedState, NewHit, Store, StoredItem
+from watcher.store import Store
 from watcher.stories import STORY_WINDOW, Fingerprint, find_story, item_fingerprint
 
 log = logging.getLogger(__name__)
 
 INLINE_PARSES = 3  # bodies parsed in this process before a pool is started
 _STORY_JOINS = threading.Lock()
-
-
-@dataclass(frozen=True)
-class FeedReport:
-    """What polling one feed did."""
-
-    feed: str
-    outcome: str  # ok, not_modified, gone, error
-    new_items: int
-    hits: int
-    error: str | None
-    redirected_to: str | None
-
-
-@dataclass(frozen=True)
-class PollSummary:
-    """What a poll cycle did, feed by feed."""
-
-    reports: tuple[FeedReport, ...]
-
-    def count(self, outcome: str) -> int:
-        """How many feeds ended with ``outcome``."""
-        return sum(report.outcome == outcome for report in self.reports)
-
-    @property
-    def new_items(self) -> int:
-        return sum(report.new_items for report in self.reports)
-
-    @property
-    def hits(self) -> int:
-        return sum(report.hits for report in self.reports)
 
 
 async def poll(

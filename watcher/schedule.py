@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 
 from watcher.fetch import FetchResult
-from watcher.store import FeedState, PollRecord
+from watcher.records import FeedState, PollRecord
 
 MAX_BACKOFF = timedelta(hours=24)
 _FAILED = ("error", "gone")

@@ -33,8 +33,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher.claims import OWNER, owner_gone
-from watcher.config import Config, ConfigError, FeedConfig, load_config
-from watcher.errors import RulesError, WatcherError
+from watcher.config import Config, FeedConfig, load_config
+from watcher.errors import ConfigError, DaemonRunningError, RulesError, StorageError, WatcherError
 from watcher.health import HealthServer
 from watcher.matcher import Matcher
 from watcher.metrics import Metrics
@@ -44,7 +44,7 @@ from watcher.outbox import Outbox
 from watcher.pipeline import join_storyless, poll
 from watcher.rules import RuleSet, load_rules, rule_files
 from watcher.sdnotify import Notifier
-from watcher.store import StorageError, Store, database_url
+from watcher.store import Store, database_url
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,6 @@ STALL_FLOOR: Final = 30.0
 MAX_JITTER: Final = timedelta(seconds=30)
 WORKERS: Final = 8  # threads for feed polls
 SERVICE_WORKERS: Final = 3  # threads of their own for dispatch, reclaim, rules and housekeeping
-
-
-class DaemonRunningError(WatcherError):
-    """Another daemon holds the SQLite database."""
 
 
 @dataclass(frozen=True)

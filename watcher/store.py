@@ -16,7 +16,6 @@ import hashlib
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from types import TracebackType
@@ -61,14 +60,31 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from watcher.config import FeedConfig
-from watcher.errors import WatcherError
+from watcher.errors import SchemaOutdatedError, StorageError
+from watcher.history import period_bounds
 from watcher.items import FeedRef, Item
-from watcher.matcher import TermHit
+from watcher.records import (
+    DELIVERY_STATES,
+    OUTCOMES,
+    AlertHit,
+    Delivery,
+    FeedState,
+    HitDetail,
+    HitQuery,
+    HitRecord,
+    NewHit,
+    PendingRule,
+    PollRecord,
+    PruneReport,
+    RecordedHit,
+    StoredHit,
+    StoredItem,
+    StorySummary,
+    TermHit,
+    VacuumReport,
+)
 
 MIGRATIONS: Final = Path(__file__).parent / "migrations"
-OUTCOMES: Final = frozenset({"ok", "not_modified", "gone", "error"})
-# pending: not tried yet; failed: tried, to retry at next_attempt; dead: given up; sent: delivered.
-DELIVERY_STATES: Final = ("pending", "failed", "dead", "sent")
 _DUE_STATES: Final = ("pending", "failed")
 
 # Named constraints let Alembic's batch mode (SQLite's ALTER TABLE by copy) drop and recreate them.
@@ -84,228 +100,7 @@ _MIGRATION_LOCK: Final = 0x5357_0001  # pg_advisory_xact_lock id: one daemon mig
 _SUCCESS: Final = frozenset({"ok", "not_modified"})
 
 
-class SchemaOutdatedError(WatcherError):
-    """The database was created by an older (or newer) summit-watch: ``db upgrade`` is needed."""
-
-    exit_code = 2
-
-
-class StorageError(WatcherError):
-    """The database cannot be used: unreachable, locked, full, read-only, not a database..."""
-
-    exit_code = 1
-
-
-@dataclass(frozen=True)
-class FeedState:
-    """A feed as stored: its configuration, HTTP validators and health."""
-
-    name: str
-    url: str
-    tags: tuple[str, ...]
-    active: bool  # False once removed from the config (its items and hits are kept)
-    etag: str | None
-    last_modified: str | None
-    last_polled: datetime | None
-    last_success: datetime | None
-    last_outcome: str | None  # "ok" | "not_modified" | "gone" | "error"
-    last_status: int | None  # HTTP status
-    last_error: str | None
-    consecutive_failures: int
-    next_poll: datetime
-    gone: bool
-    redirected_to: str | None  # a permanent redirect seen, reported to the user
-
-
-@dataclass(frozen=True)
-class PollRecord:
-    """What one poll of one feed changed."""
-
-    feed: str
-    polled_at: datetime
-    outcome: str  # one of OUTCOMES
-    status: int | None
-    etag: str | None  # None: keep the stored validators
-    last_modified: str | None
-    error: str | None
-    consecutive_failures: int
-    next_poll: datetime
-    redirected_to: str | None
-
-
-@dataclass(frozen=True)
-class StoredItem:
-    """An item as stored; ``item.id`` is its per-feed key, ``id`` its database id."""
-
-    id: int
-    feed: str
-    item: Item
-    fetched_at: datetime
-
-
-@dataclass(frozen=True)
-class NewHit:
-    """A rule matching a stored item, to store."""
-
-    rule: str
-    item: int  # database id of the item
-    score: int
-    terms: tuple[str, ...]
-    hits: tuple[TermHit, ...]
-
-
-@dataclass(frozen=True)
-class StoredHit:
-    """A hit as stored."""
-
-    id: int
-    rule: str
-    item: int
-    score: int
-    terms: tuple[str, ...]
-    hits: tuple[TermHit, ...]
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class PendingRule:
-    """A rule with hits not alerted yet: what grouping needs to decide when they are sent."""
-
-    rule: str
-    first_pending: datetime  # when the oldest pending hit was stored
-    last_alert: datetime | None  # when the rule's last alert was made (cooldown)
-    hits: int
-
-
-@dataclass(frozen=True)
-class AlertHit:
-    """A hit of an alert with its item and the item's story (its first item's id)."""
-
-    hit: StoredHit
-    item: StoredItem
-    story: int
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One (alert, target) delivery in the outbox."""
-
-    id: int
-    alert: int
-    rule: str
-    target: str
-    state: str  # one of DELIVERY_STATES
-    attempts: int
-    created_at: datetime
-    next_attempt: datetime
-    first_attempt: datetime | None
-    last_error: str | None
-    sent_at: datetime | None
-
-
-# -- history: value types ------------------------------------------------------------------------
-
-HitOrder = Literal["newest", "oldest", "score"]
-
-
-@dataclass(frozen=True)
-class HitQuery:
-    """Which stored hits ``Store.hits`` returns, in which order."""
-
-    rules: tuple[str, ...] = ()  # any of these rule ids (empty: all)
-    feeds: tuple[str, ...] = ()  # any of these feed names (empty: all)
-    since: datetime | None = None  # hit created_at >= since (aware)
-    until: datetime | None = None  # hit created_at < until (aware)
-    search: str | None = None  # case-insensitive substring of item title or summary
-    order: HitOrder = "newest"
-    limit: int | None = 100  # None: all (exports stream them)
-
-
-@dataclass(frozen=True)
-class HitRecord:
-    """A stored hit with what a listing shows of its item."""
-
-    id: int
-    rule: str
-    score: int
-    terms: tuple[str, ...]
-    created_at: datetime
-    item_id: int
-    feed: str
-    title: str
-    link: str | None
-    source: str | None
-    published: datetime
-    story_id: int | None
-    alert_id: int | None
-
-
-@dataclass(frozen=True)
-class HitDetail:
-    """One hit in full: its item with its text, the other items of its story, its alert's deliveries."""
-
-    hit: StoredHit
-    item: StoredItem
-    story_id: int  # the story's first item's id (the item's own id when it was never grouped)
-    story: tuple[StoredItem, ...]  # the story's other items, first published first
-    alert_id: int | None  # None while the hit is pending
-    deliveries: tuple[Delivery, ...]  # of its alert, oldest first
-
-
-@dataclass(frozen=True)
-class StorySummary:
-    """One story (items of several outlets about one event) with hits in a period."""
-
-    id: int  # the story's first item's id
-    headline: str  # the title of its first item
-    outlets: tuple[str, ...]  # each item's source (the feed's own title, else the feed name), in order seen
-    feeds: tuple[str, ...]  # the feeds of its items, in order seen
-    first_seen: datetime  # when its first item was fetched
-    last_seen: datetime  # when its last item was fetched
-    hits: int  # hits of the period (and rules) asked for
-    rules: tuple[str, ...]  # the rules of those hits, by id
-
-
-# -- backtest and housekeeping: value types --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RecordedHit:
-    """A stored hit as a backtest compares it: which rule hit which item, with what."""
-
-    item: int
-    rule: str
-    score: int
-    terms: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class PruneReport:
-    """What ``Store.prune`` deleted (or, on a dry run, would delete) and what it kept."""
-
-    older_than: datetime
-    items: int  # items deleted: fetched before the cutoff, no hit (left)
-    hits: int  # hits deleted (only when asked)
-    alerts: int  # alerts deleted once all their hits were gone
-    deliveries: int  # sent or dead deliveries of those alerts
-    kept_hits: int  # hits older than the cutoff kept: all without ``hits``, else the pending ones
-    dry_run: bool
-
-
-@dataclass(frozen=True)
-class VacuumReport:
-    """What ``Store.vacuum`` ran, and the size of the database (SQLite) or of summit-watch's
-    tables (PostgreSQL) before and after, in bytes."""
-
-    backend: str  # "sqlite" | "postgresql"
-    statements: tuple[str, ...]
-    size_before: int | None
-    size_after: int | None
-
-
 _BATCH: Final = 1000  # rows fetched at a time by a streamed backtest
-
-# -- end of backtest and housekeeping: value types ------------------------------------------------
 
 # -- tables --------------------------------------------------------------------------------------
 
@@ -1311,7 +1106,6 @@ class Store:
         The period boundaries are computed in Python (so a day is a local day, DST included, on
         either database) and each period is counted by the database with the created_at index.
         """
-        from watcher.history import period_bounds
 
         _check_aware(since, "since")
         _check_aware(until, "until")
