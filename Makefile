@@ -3,7 +3,8 @@
 #   make run     create .venv if needed, install the package, run the daemon on the bundled example
 #                (examples/summit-watch.yaml: SQLite in .run/, local feeds from the seeds; Ctrl-C stops)
 #   make test    create .venv if needed, install with the test extras, then lint, type-check, test
-#   make lint    ruff check, ruff format --check, mypy
+#   make test-fast  the unit tests only (the pure core and the CLI in-process): seconds, while working
+#   make lint    ruff check, ruff format --check, mypy, lint-imports (the layer contracts in pyproject.toml)
 #   make bench   the benchmarks (benchmarks/bench_match.py, bench_poll.py, bench_history.py)
 #   make clean   remove .venv and every cache
 #
@@ -26,7 +27,7 @@ PIP_INSTALL := $(BIN)/python -m pip install --quiet --no-input --progress-bar of
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := run
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast lint bench clean
 
 run: $(RUN_STAMP)
 	@seeds='$(wildcard $(SEEDS)/*.txt)'; \
@@ -47,18 +48,24 @@ test: lint
 	fi; \
 	exit $$status
 
+# Unit tests only, no lint: what to run between edits (`make test` before a commit).
+test-fast: $(TEST_STAMP)
+	$(BIN)/pytest -m "unit and not slow" -q $(PYTEST_ARGS) </dev/null
+
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_match.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/bench_poll.py
 	$(BIN)/python benchmarks/bench_history.py
+	$(BIN)/python benchmarks/bench_startup.py
 
 clean:
-	rm -rf $(VENV) .run build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis watcher/*.so
+	rm -rf $(VENV) .run build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache watcher/*.so
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 $(BIN)/python:

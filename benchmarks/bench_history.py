@@ -47,7 +47,8 @@ from sqlalchemy import select
 
 from watcher.history import LocalTime, bucket
 from watcher.records import HitQuery, HitRecord
-from watcher.store import _HIT, Store
+from watcher.store import Store
+from watcher.store._tables import _HIT
 
 TARGET_MS = 200.0
 FEEDS = 300

@@ -23,12 +23,29 @@ WriteFile = Callable[[str, str], Path]
 RunCli = Callable[..., Result]
 
 
+# Fixtures that start or reach a real part: a database, an HTTP or SMTP server, a daemon.
+REAL_PARTS = frozenset(
+    {"postgres_admin", "postgres_database", "database_url", "store", "http_server", "smtp_server"}
+    | {"newsroom", "notify_socket", "daemons"}
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests under tests/fault/ are the fault suite: marked ``fault`` (``-m fault`` runs them alone)."""
+    """Mark every test ``unit`` or ``integration``; the fault suite is also ``fault`` and ``slow``.
+
+    A test is ``integration`` when it uses a real part (a fixture of ``REAL_PARTS``), lives in
+    tests/fault/, or its module says so (``pytestmark = pytest.mark.integration``: subprocesses);
+    every other test is ``unit``, which ``make test-fast`` runs.
+    """
     fault = REPO / "tests" / "fault"
     for item in items:
         if item.path.is_relative_to(fault):
             item.add_marker(pytest.mark.fault)
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.integration)
+        elif item.get_closest_marker("integration") is None:
+            uses = set(getattr(item, "fixturenames", ()))
+            item.add_marker(pytest.mark.integration if uses & REAL_PARTS else pytest.mark.unit)
 
 
 @pytest.fixture(scope="session")

@@ -274,6 +274,7 @@ def test_an_input_is_required(run_cli: RunCli) -> None:
     assert "Missing argument" in result.stderr
 
 
+@pytest.mark.integration
 def test_console_entry_unreadable_input_without_traceback(tmp_path: Path) -> None:
     path = tmp_path / "feed.jsonl"
     path.write_text("{broken\n", encoding="utf-8")

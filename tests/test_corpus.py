@@ -30,6 +30,8 @@ from watcher.rules import load_rules
 from watcher.store import Store
 from watcher.text import readable_text
 
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # the corpus served over loopback into SQLite
+
 CORPUS = SHARED / "corpora" / "feedparser-tests"
 FOLDERS = ("wellformed", "illformed", "encoding", "entities", "json")
 # The server the corpus was written for: a link relative to the document resolves against it.

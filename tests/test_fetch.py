@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from httpserver import Exchange, LoopbackServer, Reply
 
-from watcher.fetch import ACCEPT, Fetcher, FetchLimits, FetchRequest, FetchResult, _Turn
+from watcher.fetch import ACCEPT, Fetcher, FetchLimits, FetchRequest, _Turn
+from watcher.records import FetchResult
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Wire</title>

@@ -21,7 +21,7 @@ from polling import write_settings
 from sqlalchemy import event
 
 import watcher.cli
-import watcher.store
+import watcher.store._history
 from watcher.cli import cli
 from watcher.config import FeedConfig
 from watcher.items import Item
@@ -169,12 +169,12 @@ def test_hits_lists_newest_first_in_local_time_or_utc(desk: Desk, settings: Path
     result = run(settings, "hits")
     assert table_ids(result) == [desk.hit_b1, desk.hit_a1, desk.hit_g1]
     lines = result.stdout.splitlines()
-    assert f"{desk.hit_a1}  2025-12-01 14:30+05:30  visit" in lines[2].replace("   ", "  ")
+    assert f"{desk.hit_a1}  2025-12-01T09:00:00Z  visit" in lines[2].replace("   ", "  ")
     assert "alpha" in lines[2]
     assert VISIT_TITLE in lines[2]
 
     utc = run(settings, "hits", "--utc").stdout.splitlines()
-    assert "2025-12-01 09:00+00:00" in utc[2]
+    assert "2025-12-01T09:00:00Z" in utc[2]
     assert "14:30" not in "".join(utc)
 
 
@@ -255,8 +255,7 @@ def test_no_hits_is_a_friendly_line(store: Store, settings: Path) -> None:
         ),
         (
             ["--since", "2025-12-02", "--until", "2025-12-01"],
-            "Invalid value for --until: 2025-12-01 00:00:00+05:30 is not after --since "
-            "(2025-12-02 00:00:00+05:30)",
+            "Invalid value for --until: 2025-11-30T18:30:00Z is not after --since (2025-12-01T18:30:00Z)",
         ),
         (["--search", " "], "Invalid value for --search: give some text to search for"),
         (["--limit", "-1"], "Invalid value for '--limit': -1 is not in the range x>=0."),
@@ -322,26 +321,26 @@ def test_hits_show_the_item_highlights_story_and_deliveries(desk: Desk, settings
     result = run(settings, "hits", "show", str(desk.hit_a1))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == f"hit {desk.hit_a1} · rule visit · score 100 · 2025-12-01 14:30+05:30"
+    assert lines[0] == f"hit {desk.hit_a1} · rule visit · score 100 · 2025-12-01T09:00:00Z"
     assert lines[1] == "*Putin* to *visit* New Delhi for the annual summit"
-    assert lines[2] == "Alpha News (alpha) · published 2025-12-01 14:30+05:30"
+    assert lines[2] == "Alpha News (alpha) · published 2025-12-01T09:00:00Z"
     assert lines[3] == "https://alpha.example/a1"
     assert lines[4] == "matched: Putin, visit"
     assert lines[5] == "President *Putin* will visit India next month, officials are 100% sure_thing."
     assert "\x1b[" not in result.stdout  # not a terminal: no escape codes
     assert f"story {desk.a1}, also reported by:" in lines
-    assert "  beta · 2025-12-01 15:30+05:30 · https://beta.example/b1" in lines
+    assert "  beta · 2025-12-01T10:00:00Z · https://beta.example/b1" in lines
     assert f"alert {desk.alert}: 2 deliveries" in lines
     deliveries = [line.split() for line in lines[lines.index(f"alert {desk.alert}: 2 deliveries") + 2 :]]
     assert deliveries[0][:4] == ["mail", "sent", "1", "attempt"]
-    assert "16:30+05:30" in " ".join(deliveries[0])  # sent at T0 + 2 h
+    assert "2025-12-01T11:00:00Z" in " ".join(deliveries[0])  # sent at T0 + 2 h
     assert deliveries[1][:4] == ["slack", "failed", "1", "attempt"]
     assert " ".join(deliveries[1][-2:]) == "boom: 500"
 
     utc = run(settings, "hits", "show", "--utc", str(desk.hit_b1)).stdout.splitlines()
-    assert utc[0] == f"hit {desk.hit_b1} · rule visit · score 80 · 2025-12-01 10:00+00:00"
-    assert utc[2] == "beta · published 2025-12-01 10:00+00:00"
-    assert "  Alpha News (alpha) · 2025-12-01 09:00+00:00 · https://alpha.example/a1" in utc
+    assert utc[0] == f"hit {desk.hit_b1} · rule visit · score 80 · 2025-12-01T10:00:00Z"
+    assert utc[2] == "beta · published 2025-12-01T10:00:00Z"
+    assert "  Alpha News (alpha) · 2025-12-01T09:00:00Z · https://alpha.example/a1" in utc
 
 
 def test_hits_show_on_a_terminal_highlights_in_bold(
@@ -371,7 +370,7 @@ def test_hits_show_a_pending_hit_and_an_unknown_one(desk: Desk, settings: Path) 
     lines = run(settings, "hits", "show", str(desk.hit_g1)).stdout.splitlines()
     assert f"story {desk.g1}: no other outlet" in lines
     assert lines[-1] == "alert: none yet (the hit is pending)"
-    assert lines[2] == "gamma · published 2025-11-28 14:30+05:30"
+    assert lines[2] == "gamma · published 2025-11-28T09:00:00Z"
 
     missing = run(settings, "hits", "show", "999")
     assert missing.exit_code == 2
@@ -390,7 +389,7 @@ def test_stories_one_line_each_with_outlets_and_first_and_last_seen(desk: Desk, 
     header, visit, lavrov = result.stdout.splitlines()
     assert header.split()[:3] == ["STORY", "FIRST", "SEEN"]
     assert visit.split()[0] == str(desk.a1)
-    assert "2025-12-01 14:30+05:30  2025-12-01 15:30+05:30  2     visit" in visit
+    assert "2025-12-01T09:00:00Z  2025-12-01T10:00:00Z  2     visit" in visit
     assert "Alpha News, beta" in visit
     assert visit.endswith(VISIT_TITLE)
     assert lavrov.split()[0] == str(desk.g1)
@@ -457,13 +456,13 @@ def test_store_hits_streams_with_a_server_side_cursor(desk: Desk, store: Store) 
     finally:
         event.remove(store._engine, "before_cursor_execute", seen)
     assert options[-1]["stream_results"] is True
-    assert options[-1]["yield_per"] == watcher.store._YIELD_PER
+    assert options[-1]["yield_per"] == watcher.store._history._YIELD_PER
     if store._engine.dialect.name == "postgresql":
         assert cursors[-1] == "ServerCursor"
 
 
 def test_store_hits_in_many_batches(desk: Desk, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(watcher.store, "_YIELD_PER", 1)
+    monkeypatch.setattr(watcher.store._history, "_YIELD_PER", 1)
     assert [h.id for h in store.hits(HitQuery(limit=None))] == [desk.hit_b1, desk.hit_a1, desk.hit_g1]
 
 
@@ -471,7 +470,7 @@ def test_store_hits_in_many_batches(desk: Desk, store: Store, monkeypatch: pytes
 def test_feed_filter_gives_the_same_hits_whichever_way_sqlite_walks(
     desk: Desk, store: Store, monkeypatch: pytest.MonkeyPatch, dense: bool
 ) -> None:
-    monkeypatch.setattr(watcher.store, "_DENSE_FEED_ITEMS", 0 if dense else 10**9)
+    monkeypatch.setattr(watcher.store._history, "_DENSE_FEED_ITEMS", 0 if dense else 10**9)
     query = HitQuery(feeds=("alpha", "beta"), limit=10)
     assert [h.id for h in store.hits(query)] == [desk.hit_b1, desk.hit_a1]
     assert [h.id for h in store.hits(HitQuery(feeds=("beta",), limit=1, order="oldest"))] == [desk.hit_b1]
@@ -483,7 +482,7 @@ def test_feed_filter_gives_the_same_hits_whichever_way_sqlite_walks(
 def search_index(store: Store, text: str) -> list[int] | None:
     """The candidate items of the search index for ``text`` (None: it cannot say)."""
     with store._engine.connect() as connection:
-        return watcher.store._search_candidates(connection, text)
+        return watcher.store._history._search_candidates(connection, text)
 
 
 def test_the_search_index_finds_candidate_items_of_three_characters_or_more(desk: Desk, store: Store) -> None:
@@ -499,7 +498,7 @@ def test_search_gives_the_same_hits_through_the_index_or_not(
     desk: Desk, store: Store, monkeypatch: pytest.MonkeyPatch, candidates: int
 ) -> None:
     """0: every text has more candidates than allowed, so the hits are walked newest first."""
-    monkeypatch.setattr(watcher.store, "_SEARCH_CANDIDATES", candidates)
+    monkeypatch.setattr(watcher.store._history, "_SEARCH_CANDIDATES", candidates)
     for text, expected in [
         ("kremlin", [desk.hit_b1]),
         ("New Delhi", [desk.hit_a1, desk.hit_g1]),

@@ -167,6 +167,7 @@ def test_content_is_cut_to_its_limit() -> None:
     assert (len(item.content), item.content[-3:]) == (CONTENT_LIMIT, " z…")
 
 
+@pytest.mark.slow
 def test_a_14_mb_title_is_cut_before_feedparser_reads_it() -> None:
     """feedparser and the text tidying held ~230 MB for a 14 MB title; cut first, they hold ~20 MB."""
     huge = rss_with("<title>" + "lorem ipsum dolor sit amet " * (14 * 2**20 // 27) + "</title>")
@@ -269,6 +270,7 @@ def test_atom_xhtml_content_with_many_elements_is_cut_and_closed() -> None:
     assert ok.title == "Putin to visit"
 
 
+@pytest.mark.slow
 def test_elements_holding_items_are_never_cut() -> None:
     items = "".join(
         f"<item><guid>{n}</guid><title>Item {n} " + "x" * 100 + "</title></item>" for n in range(20_000)

@@ -19,6 +19,8 @@ from watcher.matcher import Matcher
 from watcher.parse import ParsedFeed, parse_feed
 from watcher.rules import load_rules
 
+pytestmark = pytest.mark.slow  # each run parses the whole real-feeds corpus
+
 EXPECTED_HITS = [
     ("960551eca5b5db81", "371b913b-871d-4f89-afc4-9bf7874f77ca", "putin-visit-india"),
 ]

@@ -438,6 +438,7 @@ def test_durations(write_rule: WriteFile, value: str, expected: timedelta) -> No
 # -- the console entry point --------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_console_entry_reports_invalid_file_without_traceback(write_rule: WriteFile) -> None:
     path = write_rule("broken.yaml", "match:\n  all: [Putin]\nmatchh: {}\n")
     result = subprocess.run(
@@ -452,6 +453,7 @@ def test_console_entry_reports_invalid_file_without_traceback(write_rule: WriteF
     assert result.stderr.splitlines() == [f"{path}:3: matchh: unknown key; did you mean 'match'?"]
 
 
+@pytest.mark.integration
 def test_console_entry_checks_example_rules() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "watcher", "rules", "check", str(RULES)],

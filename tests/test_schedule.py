@@ -5,8 +5,7 @@ from typing import Any
 
 import pytest
 
-from watcher.fetch import FetchResult
-from watcher.records import FeedState
+from watcher.records import FeedState, FetchResult
 from watcher.schedule import MAX_BACKOFF, backoff, poll_record
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

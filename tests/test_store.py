@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 import watcher.store
+import watcher.store._engine
 from watcher.config import FeedConfig
 from watcher.errors import SchemaOutdatedError, StorageError
 from watcher.items import Item
@@ -97,7 +98,7 @@ def test_an_older_revision_is_refused_until_upgraded(
         "def upgrade() -> None:\n    pass\n\n\ndef downgrade() -> None:\n    pass\n"
     )
     store.close()
-    monkeypatch.setattr(watcher.store, "MIGRATIONS", newer)
+    monkeypatch.setattr(watcher.store._engine, "MIGRATIONS", newer)
     with pytest.raises(SchemaOutdatedError) as refused:
         Store.open(database_url)
     assert f"is at revision {HEAD}; this version needs next: run `summit-watch db upgrade`" in str(

@@ -103,6 +103,7 @@ def test_the_two_seed_articles_are_one_story(seed_prints: tuple[Fingerprint, Fin
     assert similarity(first, second) == similarity(second, first) >= SAME_STORY + 0.05  # not by a hair
 
 
+@pytest.mark.slow
 def test_the_seeds_are_no_story_of_the_corpus(
     seed_prints: tuple[Fingerprint, Fingerprint], corpus: list[tuple[str, Item]]
 ) -> None:
@@ -160,6 +161,7 @@ def test_find_story_prefers_the_most_similar_then_the_first() -> None:
 # -- calibration over the real-feeds corpus ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_merges_in_the_real_feeds_stay_few(corpus: list[tuple[str, Item]]) -> None:
     dated = sorted(
         (

@@ -93,6 +93,7 @@ def analyze(systemd_analyze: str, *args: str) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.integration
 def test_systemd_analyze_verify_passes_without_warnings(systemd_analyze: str, tmp_path: Path) -> None:
     copy = runnable_copy(tmp_path)
     result = analyze(systemd_analyze, "verify", *VERIFY_OPTIONS, str(copy))
@@ -102,6 +103,7 @@ def test_systemd_analyze_verify_passes_without_warnings(systemd_analyze: str, tm
     assert not about_unit, output
 
 
+@pytest.mark.integration
 def test_verify_would_catch_a_broken_unit(systemd_analyze: str, tmp_path: Path) -> None:
     """The check above is not vacuous: with these options a typo in a directive fails."""
     broken = UNIT.read_text(encoding="utf-8").replace("ProtectHome=yes", "ProtectHome=yes\nProtectHomme=yes")
@@ -111,6 +113,7 @@ def test_verify_would_catch_a_broken_unit(systemd_analyze: str, tmp_path: Path) 
     assert "Unknown key 'ProtectHomme'" in result.stderr
 
 
+@pytest.mark.integration
 def test_security_exposure_stays_ok(systemd_analyze: str, tmp_path: Path) -> None:
     """``systemd-analyze security`` rates the unit at most 2.0 ("OK"; 1.6 when written): a
     dropped hardening line fails here. Its threshold is the exposure times ten."""

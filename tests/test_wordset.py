@@ -68,6 +68,7 @@ def test_native_and_python_word_sets_answer_alike(text: str) -> None:
 
 
 @needs_native
+@pytest.mark.slow
 def test_native_and_python_word_sets_answer_alike_on_real_feeds(corpus_texts: list[str]) -> None:
     known = known_words()
     native, python = NativeWordSet(known), PythonWordSet(known)
@@ -83,6 +84,7 @@ def test_word_bounds_are_where_the_words_stand(text: str) -> None:
     assert word_bounds(text) == [bound for span in word_offsets(text) for bound in span]
 
 
+@pytest.mark.slow
 def test_word_bounds_on_real_feeds(corpus_texts: list[str]) -> None:
     differing = [
         text[:80]

@@ -18,7 +18,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from functools import cache
 from http import HTTPStatus
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -26,6 +26,7 @@ import certifi
 import httpx
 
 from watcher import __version__
+from watcher.records import FetchResult, Outcome
 
 ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -33,8 +34,6 @@ _PERMANENT = frozenset({301, 308})
 # Decompressed bytes produced per step: a compression bomb grows the body this much at a time
 # and is stopped at the cap, instead of inflating a whole network read (~1000x) in one go.
 _STEP = 64 * 1024
-
-Outcome = Literal["ok", "not_modified", "gone", "error"]
 
 
 @dataclass(frozen=True)
@@ -59,31 +58,6 @@ class FetchRequest:
     url: str
     etag: str | None = None
     last_modified: str | None = None
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    """What a fetch found, ready to store and report.
-
-    ``etag`` and ``last_modified`` are always the ones to store for next time: the new ones after
-    "ok" (or a 304 that sends some), else the request's own. ``permanent_redirect`` is set when a
-    final (non-redirect) response was reached through 301/308 redirects only. ``elapsed`` counts
-    from the call, so it includes any wait for a free connection.
-    """
-
-    feed: str
-    url: str
-    outcome: Outcome
-    status: int | None
-    body: bytes | None
-    headers: Mapping[str, str]
-    etag: str | None
-    last_modified: str | None
-    final_url: str
-    permanent_redirect: str | None
-    retry_after: timedelta | None
-    error: str | None
-    elapsed: float
 
 
 class _Got(NamedTuple):

@@ -17,11 +17,11 @@ from multiprocessing import get_context
 
 from watcher.config import Config
 from watcher.faults import fault_point
-from watcher.fetch import Fetcher, FetchLimits, FetchRequest, FetchResult
+from watcher.fetch import Fetcher, FetchLimits, FetchRequest
 from watcher.items import FeedRef
 from watcher.matcher import Matcher
 from watcher.parse import ParsedFeed, parse_feed
-from watcher.records import FeedReport, FeedState, NewHit, PollSummary, StoredItem
+from watcher.records import FeedReport, FeedState, FetchResult, NewHit, PollRecord, PollSummary, StoredItem
 from watcher.schedule import poll_record
 from watcher.store import Store
 from watcher.stories import STORY_WINDOW, Fingerprint, find_story, item_fingerprint
@@ -73,6 +73,29 @@ async def poll(
                 if on_report is not None:
                     on_report(report, len(due))
     return PollSummary(tuple(sorted(reports, key=lambda r: r.feed)))
+
+
+def _unusable(parsed: ParsedFeed | str | None) -> str | None:
+    """Why a fetched body cannot be used (it failed to parse, or is no feed); None if it can."""
+    if isinstance(parsed, str):
+        return parsed
+    if isinstance(parsed, ParsedFeed) and not parsed.is_feed:
+        return f"not an RSS or Atom feed ({parsed.problem})" if parsed.problem else "not an RSS or Atom feed"
+    return None
+
+
+def _log_outcome(record: PollRecord) -> None:
+    if record.outcome in ("error", "gone"):
+        log.warning(
+            "feed_failed feed=%s outcome=%s error=%s failures=%d next_poll=%s",
+            record.feed,
+            record.outcome,
+            record.error,
+            record.consecutive_failures,
+            record.next_poll.isoformat(timespec="seconds"),
+        )
+    if record.redirected_to:
+        log.warning("feed_moved feed=%s url=%s", record.feed, record.redirected_to)
 
 
 def join_storyless(config: Config, store: Store, matcher: Matcher, now: datetime) -> int:
@@ -134,11 +157,9 @@ class _Cycle:
     def record(
         self, state: FeedState, result: FetchResult, parsed: ParsedFeed | str | None, now: datetime
     ) -> FeedReport:
-        error = parsed if isinstance(parsed, str) else None
-        if isinstance(parsed, ParsedFeed) and not parsed.is_feed:
-            error = (
-                f"not an RSS or Atom feed ({parsed.problem})" if parsed.problem else "not an RSS or Atom feed"
-            )
+        """Store what one fetch brought, in order: new items with their hits (one transaction),
+        their stories, then the poll's outcome and the feed's next poll."""
+        error = _unusable(parsed)
         new_items = hits = 0
         if isinstance(parsed, ParsedFeed) and error is None:
             if parsed.problem:
@@ -148,35 +169,32 @@ class _Cycle:
                     parsed.problem,
                     len(parsed.items),
                 )
-            feed = FeedRef(state.name, self.tags.get(state.name, frozenset()))
-            found: list[NewHit] = []
-
-            def match(new: Sequence[StoredItem]) -> list[NewHit]:
-                found.extend(self._match(new, feed))
-                fault_point("poll_matched")
-                return found
-
-            # Items and their hits are committed together: a crash cannot leave items "seen"
-            # whose hits were never stored.
-            stored, hits = self.store.add_matched_items(state.name, parsed.items, now, match)
-            fault_point("poll_stored")
+            stored, found, hits = self._store_new_items(state.name, parsed, now)
             new_items = len(stored)
             hit_items = {hit.item for hit in found}
             self._join_stories([entry for entry in stored if entry.id in hit_items], now)
         record = poll_record(state, result, self.intervals[state.name], now, error)
         self.store.record_poll(record)
-        if record.outcome in ("error", "gone"):
-            log.warning(
-                "feed_failed feed=%s outcome=%s error=%s failures=%d next_poll=%s",
-                state.name,
-                record.outcome,
-                record.error,
-                record.consecutive_failures,
-                record.next_poll.isoformat(timespec="seconds"),
-            )
-        if record.redirected_to:
-            log.warning("feed_moved feed=%s url=%s", state.name, record.redirected_to)
+        _log_outcome(record)
         return FeedReport(state.name, record.outcome, new_items, hits, record.error, record.redirected_to)
+
+    def _store_new_items(
+        self, feed: str, parsed: ParsedFeed, now: datetime
+    ) -> tuple[list[StoredItem], list[NewHit], int]:
+        """Store the feed's new items and their hits together, so that a crash cannot leave items
+        "seen" whose hits were never stored; the store calls ``match`` with the new items only,
+        inside its transaction. Returns the new items, their hits, and how many hits were new."""
+        ref = FeedRef(feed, self.tags.get(feed, frozenset()))
+        found: list[NewHit] = []
+
+        def match(new: Sequence[StoredItem]) -> list[NewHit]:
+            found.extend(self._match(new, ref))
+            fault_point("poll_matched")
+            return found
+
+        stored, hits = self.store.add_matched_items(feed, parsed.items, now, match)
+        fault_point("poll_stored")
+        return stored, found, hits
 
     def _match(self, items: Sequence[StoredItem], feed: FeedRef) -> list[NewHit]:
         """The hits of newly stored items."""

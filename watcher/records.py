@@ -5,13 +5,15 @@ the outbox, the health endpoint and the CLI can pass them around without importi
 the database: ``watcher.store`` turns its rows into these and takes these to write.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Final, Literal
+from datetime import datetime, timedelta
+from typing import Final, Literal, get_args
 
 from watcher.items import Item
 
-OUTCOMES: Final = frozenset({"ok", "not_modified", "gone", "error"})
+Outcome = Literal["ok", "not_modified", "gone", "error"]  # of a poll: fetch, then store
+OUTCOMES: Final = frozenset(get_args(Outcome))
 # pending: not tried yet; failed: tried, to retry at next_attempt; dead: given up; sent: delivered.
 DELIVERY_STATES: Final = ("pending", "failed", "dead", "sent")
 
@@ -259,3 +261,28 @@ class PollSummary:
     @property
     def hits(self) -> int:
         return sum(report.hits for report in self.reports)
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What a fetch found, ready to store and report.
+
+    ``etag`` and ``last_modified`` are always the ones to store for next time: the new ones after
+    "ok" (or a 304 that sends some), else the request's own. ``permanent_redirect`` is set when a
+    final (non-redirect) response was reached through 301/308 redirects only. ``elapsed`` counts
+    from the call, so it includes any wait for a free connection.
+    """
+
+    feed: str
+    url: str
+    outcome: Outcome
+    status: int | None
+    body: bytes | None
+    headers: Mapping[str, str]
+    etag: str | None
+    last_modified: str | None
+    final_url: str
+    permanent_redirect: str | None
+    retry_after: timedelta | None
+    error: str | None
+    elapsed: float

@@ -10,15 +10,14 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import time
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
-import regex
 from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
-    TypeAdapter,
     ValidationError,
     WithJsonSchema,
     model_validator,
@@ -37,6 +36,10 @@ from watcher.schema import (
 )
 from watcher.text import normalise
 from watcher.yamlfile import YamlDocument, load_yaml, validation_problems
+
+if TYPE_CHECKING:
+    import regex  # imported when a rule has a /regex/ term: checking rules without one starts faster
+    from pydantic import TypeAdapter
 
 RULE_FILE_SUFFIXES = (".yaml", ".yml")
 FieldName = Literal["title", "summary", "content"]
@@ -72,14 +75,18 @@ def is_regex(term: str) -> bool:
     return len(term) >= 2 and term.startswith("/") and term.endswith("/")
 
 
-def compile_regex(term: str) -> regex.Pattern[str]:
+def compile_regex(term: str) -> "regex.Pattern[str]":
     """A ``/regex/`` term compiled with the ``regex`` package (VERSION0: the syntax of ``re``),
     whose searches take a timeout and let other threads run."""
+    import regex
+
     return regex.compile(term[1:-1], regex.VERSION0)
 
 
 def _check_term(term: str) -> str:
     if is_regex(term):
+        import regex
+
         try:
             tree = _PARSER.parse(term[1:-1])
             compile_regex(term)
@@ -291,12 +298,17 @@ class Rule(StrictModel):
         return self.name or self.id
 
 
-_RULE_FILE = TypeAdapter(Rule | list[Rule])
+@cache
+def _rule_file() -> "TypeAdapter[Rule | list[Rule]]":
+    """A rule file's type, built when first asked: only ``json_schema`` needs it."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(Rule | list[Rule])
 
 
 def json_schema() -> dict[str, Any]:
     """JSON Schema of a rule file (one rule or a list), for editors' autocompletion."""
-    schema = _RULE_FILE.json_schema()
+    schema = _rule_file().json_schema()
     # ``id`` defaults to the file stem; only a file holding a list must name each rule.
     listed = schema["$defs"]["Rule"]
     schema["$defs"]["ListedRule"] = listed

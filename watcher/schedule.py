@@ -2,8 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from watcher.fetch import FetchResult
-from watcher.records import FeedState, PollRecord
+from watcher.records import FeedState, FetchResult, PollRecord
 
 MAX_BACKOFF = timedelta(hours=24)
 _FAILED = ("error", "gone")

@@ -6,7 +6,6 @@ line where it is. YAML is read with a safe loader using YAML 1.2 scalars: ``off`
 ``22:00`` stay strings instead of becoming ``False`` and ``1320``.
 """
 
-import difflib
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -159,6 +158,8 @@ def _message(detail: ErrorDetails, model: type[BaseModel], loc: Loc) -> str:
     kind = detail["type"]
     if kind == "extra_forbidden":
         allowed = _keys_at(model, loc[:-1])
+        import difflib  # only for a misspelt key
+
         hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
         suggestion = f"; did you mean '{hint[0]}'?" if hint else f"; allowed keys: {', '.join(allowed)}"
         return f"unknown key{suggestion}"

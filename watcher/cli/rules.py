@@ -1,0 +1,122 @@
+"""`rules check`, `rules test` and `rules schema`: the commands people run while writing rules.
+
+`rules check` is run on every save by editors and hooks, so it imports only the rule schema
+(pydantic, YAML): the matcher comes with `rules test`, the database with `rules test --stored`.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from watcher.cli._context import App, Group, pass_app
+from watcher.cli._output import count, echo_json, print_table
+
+
+@click.group("rules", cls=Group)
+def rules_group() -> None:
+    """Check, try out and describe watch rules."""
+
+
+@rules_group.command("check")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+@pass_app
+def rules_check(app: App, path: Path | None) -> None:
+    """Validate the rule files at PATH (a file or a directory; default: the settings file's
+    rules, else ./rules).
+
+    Every error is printed on stderr as path:line: field: message; exit status 2 if any.
+    """
+    from watcher.rules import load_rules
+
+    path = path or app.default_rules()
+    ruleset = load_rules(path)
+    files = len({loaded.path for loaded in ruleset.rules})
+    disabled = len(ruleset) - len(ruleset.enabled)
+    note = f", {disabled} disabled" if disabled else ""
+    click.echo(f"{path}: {count(len(ruleset), 'rule')} in {count(files, 'file')}: valid{note}")
+
+
+@rules_group.command("test")
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(path_type=Path),
+    help="Rule file or directory (default: the settings file's rules, else ./rules).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line per (item, rule) match.")
+@click.option(
+    "--stored",
+    is_flag=True,
+    help="Backtest: run the rules over the items in the database instead of INPUT files, and "
+    "compare with the hits recorded for them (new and lost matches).",
+)
+@click.option(
+    "--since", metavar="WHEN", help="With --stored: items fetched since WHEN (30d, a date...; default 30d)."
+)
+@click.option("--until", metavar="WHEN", help="With --stored: items fetched before WHEN (default now).")
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@pass_app
+def rules_test(
+    app: App,
+    *,
+    rules_path: Path | None,
+    as_json: bool,
+    stored: bool,
+    since: str | None,
+    until: str | None,
+    inputs: Sequence[Path],
+) -> None:
+    """Run the rules over INPUT files, or the stored items (--stored), and show what matches.
+
+    An INPUT is a JSON Lines file of items (.jsonl: id, title, summary, content, link,
+    published, source), an RSS/Atom file, or a text file (its content is the item, its name
+    the id).
+
+    With --stored (and no INPUT) the rules run over the items fetched in the window, each
+    rule's `feeds` applied, and the result is compared with the hits recorded for those items:
+    "new" matches (no hit recorded) and "lost" ones (a hit recorded, no match now), per rule.
+    """
+    if stored and inputs:
+        raise click.UsageError("--stored runs the rules over the stored items: give it no INPUT files")
+    if not stored and not inputs:
+        ctx = click.get_current_context()
+        param = next(p for p in ctx.command.params if p.name == "inputs")
+        hint = "Give INPUT files, or --stored to backtest the rules on the stored items."
+        raise click.MissingParameter(hint, ctx=ctx, param=param)
+    if not stored and (since or until):
+        raise click.UsageError("--since and --until go with --stored")
+    from watcher.matcher import Matcher
+    from watcher.rules import load_rules
+
+    ruleset = load_rules(rules_path or app.default_rules())
+    matcher = Matcher(ruleset)
+    if stored:
+        from watcher.cli.backtest import backtest_stored
+
+        backtest_stored(app, ruleset, matcher, since=since or "30d", until=until, as_json=as_json)
+        return
+    from watcher.inputs import read_items
+
+    items = read_items(list(inputs))
+    rows = [(match, item) for item in items for match in matcher.match(item)]
+    if as_json:
+        for match, _ in rows:
+            echo_json(
+                {"item": match.item_id, "rule": match.rule_id, "score": match.score, "matched": match.terms}
+            )
+        return
+    table = [(m.item_id, m.rule_id, str(m.score), ", ".join(m.terms)) for m, _ in rows]
+    print_table(("ITEM", "RULE", "SCORE", "MATCHED"), table)
+    matched_items = len({m.item_id for m, _ in rows})
+    click.echo(
+        f"{count(len(items), 'item')}, {matched_items} matched, {count(len(rows), 'match', 'matches')}"
+    )
+
+
+@rules_group.command("schema")
+def rules_schema() -> None:
+    """Print the JSON Schema of rule files (for editor autocompletion and validation)."""
+    from watcher.rules import json_schema
+
+    echo_json(json_schema(), indent=2, ensure_ascii=True)
