@@ -5,7 +5,8 @@
 #   make test    create .venv if needed, install with the test extras, then lint, type-check, test
 #   make test-fast  the unit tests only (the pure core and the CLI in-process): seconds, while working
 #   make lint    ruff check, ruff format --check, mypy, lint-imports (the layer contracts in pyproject.toml)
-#   make bench   the benchmarks (benchmarks/bench_match.py, bench_poll.py, bench_history.py)
+#   make bench   the benchmarks in benchmarks/: bench_match, bench_poll, bench_history, bench_startup
+#                (bench_soak.py, hours long, is run by hand)
 #   make clean   remove .venv and every cache
 #
 # Variables: PYTHON (interpreter that creates the venv), SEEDS (seed articles for `make run`),
