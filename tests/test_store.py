@@ -11,12 +11,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 import watcher.store
+import watcher.store._base
 import watcher.store._engine
 from watcher.config import FeedConfig
 from watcher.errors import SchemaOutdatedError, StorageError
 from watcher.items import Item
 from watcher.records import NewHit, PollRecord, TermHit
 from watcher.store import Store, make_engine, migrations_config
+from watcher.store._engine import SCHEMA_REVISION
 
 NOW = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 IST = timezone(timedelta(hours=5, minutes=30))
@@ -71,6 +73,12 @@ def test_an_empty_database_is_upgraded_on_open(database_url: str) -> None:
         assert store.upgrade() == (HEAD, HEAD)
 
 
+def test_the_schema_this_version_needs_is_the_head_of_its_migrations() -> None:
+    """Opening a database compares its revision with SCHEMA_REVISION, without importing Alembic:
+    a new migration must update it."""
+    assert SCHEMA_REVISION == HEAD
+
+
 def test_upgrade_reports_the_revisions(database_url: str) -> None:
     with Store(database_url) as store:
         assert store.revision() is None
@@ -99,6 +107,7 @@ def test_an_older_revision_is_refused_until_upgraded(
     )
     store.close()
     monkeypatch.setattr(watcher.store._engine, "MIGRATIONS", newer)
+    monkeypatch.setattr(watcher.store._base, "SCHEMA_REVISION", "next")
     with pytest.raises(SchemaOutdatedError) as refused:
         Store.open(database_url)
     assert f"is at revision {HEAD}; this version needs next: run `summit-watch db upgrade`" in str(

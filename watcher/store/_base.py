@@ -4,18 +4,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
-from typing import Final, Self
+from typing import TYPE_CHECKING, Final, Self
 
-from alembic import command
-from alembic.script import ScriptDirectory
-from sqlalchemy import Table, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.sql.dml import Insert
 
 from watcher.errors import SchemaOutdatedError, StorageError
-from watcher.store._engine import _current_revision, make_engine, mask, migrations_config
+from watcher.store._engine import SCHEMA_REVISION, make_engine, mask, migrations_config, schema_state
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
 
 _MIGRATION_LOCK: Final = 0x5357_0001  # pg_advisory_xact_lock id: one daemon migrates at a time
 
@@ -34,10 +34,8 @@ class StoreBase:
         store = cls(url)
         try:
             with store._errors(), store._engine.connect() as connection:
-                current = _current_revision(connection)
-                tables = set(inspect(connection).get_table_names()) - {"alembic_version"}
-            head = store._script().get_current_head()
-            if current != head:
+                current, tables = schema_state(connection)
+            if current != SCHEMA_REVISION:
                 if current is not None or tables:
                     raise store._outdated(current)
                 store.upgrade()
@@ -48,22 +46,24 @@ class StoreBase:
 
     def upgrade(self) -> tuple[str | None, str]:
         """Migrate the schema to this version's; return the revisions before and after."""
+        from alembic import command
+
         with self._errors(), self._engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
-            before = _current_revision(connection)
+            before, _ = schema_state(connection)
             script = self._script()
             if before is not None and before not in {s.revision for s in script.walk_revisions()}:
                 raise self._outdated(before)
             command.upgrade(migrations_config(connection), "head")
-            after = _current_revision(connection)
+            after, _ = schema_state(connection)
         assert after is not None
         return before, after
 
     def revision(self) -> str | None:
         """The database's schema revision (None: no summit-watch schema)."""
         with self._errors(), self._engine.connect() as connection:
-            return _current_revision(connection)
+            return schema_state(connection)[0]
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -80,15 +80,21 @@ class StoreBase:
     def _insert_new(self, table: Table) -> Insert:
         """INSERT skipping rows that would violate a unique constraint (ON CONFLICT DO NOTHING)."""
         if self._engine.dialect.name == "sqlite":
+            from sqlalchemy.dialects import sqlite
+
             return sqlite.insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table).on_conflict_do_nothing()
 
-    def _script(self) -> ScriptDirectory:
+    def _script(self) -> "ScriptDirectory":
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(migrations_config())
 
     def _outdated(self, current: str | None) -> SchemaOutdatedError:
         script = self._script()
-        head = script.get_current_head()
+        head = SCHEMA_REVISION
         if current is None:
             where = "has tables but no summit-watch revision"
         elif current in {s.revision for s in script.walk_revisions()}:

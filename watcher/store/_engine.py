@@ -1,18 +1,28 @@
-"""The engine and the migrations: database URLs, SQLite's pragmas, Alembic's configuration."""
+"""The engine and the migrations: database URLs, SQLite's pragmas, Alembic's configuration.
+
+Alembic is imported only to migrate or to explain an outdated schema: opening a database that is
+up to date reads its revision with one query and compares it with ``SCHEMA_REVISION``, so the
+commands that only read (``hits``, ``status``...) do not pay for Alembic's import.
+"""
 
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from watcher.errors import StorageError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 # The migration scripts stay in ``watcher/migrations``, next to this package.
 MIGRATIONS: Final = Path(__file__).parent.parent / "migrations"
+# The head of the migrations: the schema this version needs. A new migration changes it
+# (tests/test_store.py fails until it names Alembic's head).
+SCHEMA_REVISION: Final = "b7d2e4a91c3f"
+VERSION_TABLE: Final = "alembic_version"
 
 
 def database_url(url: str) -> URL:
@@ -72,8 +82,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def migrations_config(connection: Connection | None = None) -> Config:
+def migrations_config(connection: Connection | None = None) -> "Config":
     """Alembic's configuration for the package's migrations, to run on ``connection``."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))  # ini interpolation
     config.set_main_option("path_separator", "os")
@@ -82,5 +94,12 @@ def migrations_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def _current_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+def schema_state(connection: Connection) -> tuple[str | None, set[str]]:
+    """The database's schema revision (None: none recorded) and its other tables."""
+    tables = set(inspect(connection).get_table_names())
+    if VERSION_TABLE not in tables:
+        return None, tables
+    revisions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    if len(revisions) > 1:  # summit-watch's migrations are one line: never more than one head
+        raise StorageError(f"{VERSION_TABLE} holds several revisions: {', '.join(sorted(revisions))}")
+    return (revisions[0] if revisions else None), tables - {VERSION_TABLE}
