@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from watcher.config import HealthConfig, is_loopback, parse_listen
+from watcher.display import count, iso, when
 from watcher.errors import HealthError, RulesError
 from watcher.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from watcher.rules import RuleSet
@@ -80,16 +81,16 @@ class StatusReport:
         """Why the installation needs attention: failing feeds, dead deliveries, invalid rules."""
         found = []
         if self.failing:
-            found.append(_count(len(self.failing), "failing feed"))
+            found.append(count(len(self.failing), "failing feed"))
         if self.deliveries.get("dead", 0):
-            found.append(_count(self.deliveries["dead"], "dead delivery", "dead deliveries"))
+            found.append(count(self.deliveries["dead"], "dead delivery", "dead deliveries"))
         if self.rules is None:
-            found.append(f"rules invalid: {_count(len(self.rule_errors), 'error')}")
+            found.append(f"rules invalid: {count(len(self.rule_errors), 'error')}")
         if self.daemon is not None and self.overdue:
-            since = _iso(self.last_poll) or "its start"
+            since = when(self.last_poll) or "its start"
             found.append(
                 f"database failing since {since}: the daemon (pid {self.daemon}) runs but stored no poll "
-                f"({_count(self.overdue, 'feed')} overdue)"
+                f"({count(self.overdue, 'feed')} overdue)"
             )
         return tuple(found)
 
@@ -101,7 +102,7 @@ class StatusReport:
         """One line for sd_notify STATUS= and logs."""
         rules = f"{self.rules} rules" if self.rules is not None else "rules invalid"
         return (
-            f"feeds {self.feeds_ok} ok, {len(self.failing)} failing; {_count(self.hits, 'hit')}; "
+            f"feeds {self.feeds_ok} ok, {len(self.failing)} failing; {count(self.hits, 'hit')}; "
             f"{self.deliveries.get('pending', 0) + self.deliveries.get('failed', 0)} deliveries waiting, "
             f"{self.deliveries.get('dead', 0)} dead; {rules}"
         )
@@ -111,8 +112,8 @@ class StatusReport:
         return {
             "healthy": self.healthy,
             "problems": list(self.problems),
-            "checked_at": _iso(self.checked_at),
-            "last_poll": _iso(self.last_poll),
+            "checked_at": iso(self.checked_at),
+            "last_poll": iso(self.last_poll),
             "daemon": self.daemon,
             "feeds": {
                 "total": self.feeds,
@@ -125,13 +126,13 @@ class StatusReport:
                         "outcome": f.outcome,
                         "failures": f.failures,
                         "gone": f.gone,
-                        "last_success": _iso(f.last_success),
+                        "last_success": iso(f.last_success),
                         "error": f.error,
                     }
                     for f in self.failing
                 ],
             },
-            "hits": {"count": self.hits, "since": _iso(self.hits_since)},
+            "hits": {"count": self.hits, "since": iso(self.hits_since)},
             "deliveries": dict(self.deliveries),
             "rules": {"loaded": self.rules, "enabled": self.rules_enabled, "errors": list(self.rule_errors)},
         }
@@ -187,14 +188,6 @@ def _overdue(state: "FeedState", interval: timedelta, now: datetime) -> bool:
         return False
     polled = state.last_polled or state.next_poll
     return now - polled > 2 * interval + OVERDUE_AFTER
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="seconds") if moment else None
-
-
-def _count(n: int, singular: str, plural: str | None = None) -> str:
-    return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
 # -- the HTTP endpoint -------------------------------------------------------------------------

@@ -14,7 +14,6 @@ jobs read it once per run, so a job never sees half of an old load and half of a
 import asyncio
 import contextlib
 import dataclasses
-import fcntl
 import functools
 import logging
 import os
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Final, TextIO
+from typing import Final
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -34,7 +33,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher.claims import OWNER, owner_gone
 from watcher.config import Config, FeedConfig, load_config
-from watcher.errors import ConfigError, DaemonRunningError, RulesError, StorageError, WatcherError
+from watcher.dblock import DatabaseLock
+from watcher.display import when
+from watcher.errors import ConfigError, RulesError, StorageError, WatcherError
 from watcher.health import HealthServer
 from watcher.matcher import Matcher
 from watcher.metrics import Metrics
@@ -44,7 +45,7 @@ from watcher.outbox import Outbox
 from watcher.pipeline import join_storyless, poll
 from watcher.rules import RuleSet, load_rules, rule_files
 from watcher.sdnotify import Notifier
-from watcher.store import Store, database_url
+from watcher.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -91,68 +92,6 @@ def _rules_signature(path: Path) -> tuple[tuple[str, int, int], ...]:
             continue
         found.append((str(file), status.st_mtime_ns, status.st_size))
     return tuple(found)
-
-
-class _DatabaseLock:
-    """One daemon per SQLite database: an exclusive ``flock`` on ``<database>.lock``.
-
-    (PostgreSQL may be shared: each poll and delivery is claimed in the database.)
-    """
-
-    def __init__(self, url: str) -> None:
-        parsed = database_url(url)
-        self.path = (
-            Path(f"{parsed.database}.lock")
-            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
-            else None
-        )
-        self._file: TextIO | None = None
-
-    def acquire(self) -> None:
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = self.path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "unknown"
-            lock.close()
-            database = str(self.path)[: -len(".lock")]
-            raise DaemonRunningError(
-                f"another summit-watch daemon (pid {holder}) is running on {database}; "
-                "stop it first (one daemon per SQLite database; use PostgreSQL to run several)"
-            ) from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(f"{os.getpid()}\n")
-        lock.flush()
-        self._file = lock
-
-    def release(self) -> None:
-        if self._file is not None:
-            self._file.close()  # closing releases the flock
-            self._file = None
-
-
-def sqlite_daemon(url: str) -> int | None:
-    """The pid of the daemon holding SQLite database ``url`` (None: none runs, or not SQLite)."""
-    path = _DatabaseLock(url).path
-    if path is None:
-        return None
-    try:
-        lock = path.open("r", encoding="utf-8")
-    except OSError:
-        return None
-    with lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = lock.read().strip()
-            return int(holder) if holder.isdigit() else 0
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        return None
 
 
 class Service:
@@ -208,7 +147,7 @@ class Service:
         self._install_signal_handlers()  # before anything slow: an early SIGHUP must not kill us
         config = load_config(self._config_path)
         rules = load_rules(config.rules)
-        lock = _DatabaseLock(config.database)
+        lock = DatabaseLock(config.database)
         lock.acquire()
 
         def open_store() -> None:
@@ -552,7 +491,7 @@ class Service:
     def _report_status(self) -> None:
         state = self._database.state()
         if state.failing_since is not None and not self._database.may_try():
-            self._notifier.status(f"database failing since {state.failing_since:%Y-%m-%d %H:%M:%S} UTC")
+            self._notifier.status(f"database failing since {when(state.failing_since)}")
             return
         try:
             store = self._store
@@ -578,7 +517,7 @@ class Service:
         database = self._database.state()
         if database.unhealthy and database.failing_since is not None:
             return False, (
-                f"database failing since {database.failing_since.isoformat(timespec='seconds')} "
+                f"database failing since {when(database.failing_since)} "
                 f"({database.consecutive_failures} jobs failed): {database.last_error}"
             )
         if self._rules_problem is not None:

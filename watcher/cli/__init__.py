@@ -14,7 +14,6 @@ from pathlib import Path
 
 import click
 
-from watcher import __version__
 from watcher.cli._context import App, Group
 from watcher.cli.db import db_group
 from watcher.cli.feeds import feeds_group
@@ -33,8 +32,25 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, asked: bool) -> None:
+    """``--version``: the version is read only when asked (see ``watcher.__getattr__``)."""
+    if not asked or ctx.resilient_parsing:
+        return
+    from watcher import __version__
+
+    click.echo(f"summit-watch, version {__version__}")
+    ctx.exit()
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="summit-watch")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 @click.option(
     "--config",
     "config_path",

@@ -1,15 +1,17 @@
 """How every command prints: tables, JSON, counts, errors, and the one way times are shown.
 
-Human output shows each time as ISO 8601 in UTC to the second (``when``), whatever the command,
-so times from two commands can be compared at a glance and pasted into ``--since``. JSON keeps
-each time as it always was (ISO 8601 with its offset): scripts parse it.
+Human output shows each time as ISO 8601 in UTC to the second (``watcher.display.when``),
+whatever the command, so times from two commands can be compared at a glance and pasted into
+``--since``. JSON keeps each time as it always was (ISO 8601 with its offset): scripts parse it.
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, overload
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from watcher.display import count, iso, when
 
 if TYPE_CHECKING:
     from watcher.outbox import Dispatched
@@ -21,25 +23,10 @@ FORMAT = click.option(
 )
 
 
-@overload
-def when(moment: datetime) -> str: ...
-
-
-@overload
-def when(moment: None) -> None: ...
-
-
-def when(moment: datetime | None) -> str | None:
-    """A time as every command shows it to people: 2026-12-05T16:20:03Z (None stays None)."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-
-
 def _json_value(value: object) -> object:
     """``json.dumps``'s ``default``: a time as ISO 8601 with its offset, to the second."""
     if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
+        return iso(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
@@ -53,11 +40,6 @@ def echo_json(value: object, *, indent: int | None = None, ensure_ascii: bool = 
 def echo_error(message: str) -> None:
     """A failure the user can act on, on stderr (its exit code is the caller's)."""
     click.echo(message, err=True)
-
-
-def count(n: int, singular: str, plural: str | None = None) -> str:
-    """``1 item``, ``2 items``; ``plural`` for the irregular ones."""
-    return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
 def shorten(text: str, width: int) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from watcher.cli._context import now
-from watcher.cli._output import when
+from watcher.display import when
 
 if TYPE_CHECKING:
     from datetime import tzinfo

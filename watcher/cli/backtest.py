@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from watcher.cli._context import App
-from watcher.cli._output import TITLE_WIDTH, count, echo_json, print_table, shorten, when
+from watcher.cli._output import TITLE_WIDTH, echo_json, print_table, shorten
 from watcher.cli._window import window
+from watcher.display import count, when
 
 if TYPE_CHECKING:
     from watcher.matcher import Matcher

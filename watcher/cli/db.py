@@ -5,7 +5,8 @@ from datetime import timedelta
 import click
 
 from watcher.cli._context import App, Group, now, pass_app
-from watcher.cli._output import count, size, when
+from watcher.cli._output import size
+from watcher.display import count, when
 
 
 @click.group("db", cls=Group)

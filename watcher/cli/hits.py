@@ -14,17 +14,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from watcher.cli._context import App, Group, pass_app
-from watcher.cli._output import (
-    TITLE_WIDTH,
-    column_widths,
-    count,
-    echo_json,
-    shorten,
-    table_lines,
-    table_row,
-    when,
-)
+from watcher.cli._output import TITLE_WIDTH, column_widths, echo_json, shorten, table_lines, table_row
 from watcher.cli._window import optional_window
+from watcher.display import count, when
 
 if TYPE_CHECKING:
     from datetime import tzinfo
@@ -76,7 +68,12 @@ _BOLD = ("\x1b[1m", "\x1b[0m")
 @click.option(
     "--limit", type=click.IntRange(min=0), default=50, show_default=True, help="At most N hits (0: all)."
 )
-@click.option("--utc", is_flag=True, help="Times in UTC (default: local time, from TZ).")
+@click.option(
+    "--utc",
+    is_flag=True,
+    help="Dates of --since/--until and times of json/csv in UTC (default: local time, from TZ); "
+    "the table is always in UTC.",
+)
 @click.pass_context
 def hits_group(
     ctx: click.Context,
@@ -190,9 +187,10 @@ def _echo_hit_records(hits: Iterator["HitRecord"], tz: "tzinfo", fmt: str) -> in
 
 @hits_group.command("show")
 @click.argument("hit_id", metavar="ID", type=int)
-@click.option("--utc", is_flag=True, help="Times in UTC (default: local time, from TZ).")
+# --utc has no effect: the times shown are in UTC; it is still accepted, for the scripts that pass it
+@click.option("--utc", is_flag=True, hidden=True, expose_value=False)
 @pass_app
-def hits_show(app: App, hit_id: int, utc: bool) -> None:
+def hits_show(app: App, hit_id: int) -> None:
     """One hit in full: its item, the matched terms highlighted, the other outlets of its story,
     and each delivery of its alert with its state."""
     detail = app.store.hit(hit_id)

@@ -6,7 +6,8 @@ Apprise (slow to import) comes in with ``App.targets``, only in the commands tha
 import click
 
 from watcher.cli._context import App, Group, now, pass_app
-from watcher.cli._output import FORMAT, count, echo_dispatched, print_records
+from watcher.cli._output import FORMAT, echo_dispatched, print_records
+from watcher.display import count
 
 
 @click.group("notify", cls=Group)

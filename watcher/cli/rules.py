@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from watcher.cli._context import App, Group, pass_app
-from watcher.cli._output import count, echo_json, print_table
+from watcher.cli._output import echo_json, print_table
+from watcher.display import count
 
 
 @click.group("rules", cls=Group)

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import click
 
 from watcher.cli._context import App, now, pass_app
-from watcher.cli._output import FORMAT, count, echo_dispatched, echo_json, when
+from watcher.cli._output import FORMAT, echo_dispatched, echo_json
+from watcher.display import count, when
 
 if TYPE_CHECKING:
     from watcher.records import FeedReport, PollSummary
@@ -129,6 +130,7 @@ def status_command(app: App, fmt: str) -> None:
     keeps its last good rules meanwhile), or a daemon running on the SQLite database but storing
     no poll (database failing: disk full, read-only...).
     """
+    from watcher.dblock import sqlite_daemon
     from watcher.errors import RulesError
     from watcher.health import SHOWN_RULE_ERRORS, status_report
     from watcher.rules import load_rules
@@ -138,8 +140,6 @@ def status_command(app: App, fmt: str) -> None:
         rules = load_rules(app.config.rules)
     except RulesError as e:
         rules = e
-    from watcher.service import sqlite_daemon  # the daemon's lock file; imports the daemon's libraries
-
     config = app.config
     intervals = {feed.name: config.interval(feed) for feed in config.feeds}
     report = status_report(

@@ -3,8 +3,9 @@
 import click
 
 from watcher.cli._context import App, pass_app
-from watcher.cli._output import FORMAT, TITLE_WIDTH, print_records, print_table, shorten, when
+from watcher.cli._output import FORMAT, TITLE_WIDTH, print_records, print_table, shorten
 from watcher.cli._window import optional_window
+from watcher.display import when
 
 
 @click.command("stories")
@@ -19,7 +20,12 @@ from watcher.cli._window import optional_window
     "--limit", type=click.IntRange(min=0), default=50, show_default=True, help="At most N stories (0: all)."
 )
 @FORMAT
-@click.option("--utc", is_flag=True, help="Times in UTC (default: local time, from TZ).")
+@click.option(
+    "--utc",
+    is_flag=True,
+    help="Dates of --since/--until and times of json in UTC (default: local time, from TZ); "
+    "the table is always in UTC.",
+)
 @pass_app
 def stories_command(
     app: App,
