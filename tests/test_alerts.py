@@ -33,9 +33,11 @@ from smtpserver import SmtpServer, free_port
 
 from watcher.alerts import Message, SendResult
 from watcher.config import load_config
+from watcher.matcher import Matcher
 from watcher.messages import DEFAULT_LIMITS
 from watcher.notify import Target, build_targets
 from watcher.outbox import Dispatched, Outbox
+from watcher.pipeline import join_storyless
 from watcher.rules import load_rules
 from watcher.store import Store
 
@@ -290,6 +292,38 @@ def test_a_later_outlet_of_a_story_already_sent_is_history_not_a_new_alert(
     assert alert is not None
     (story,) = alert.entries
     assert [report.feed for report in story.also] == ["hindustan-times"]  # in the history
+
+
+def test_a_delivery_whose_hits_joined_an_earlier_alert_is_dropped_not_retried(
+    desk: Desk, seeds: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second outlet's hit is alerted before its item joins the story (the daemon stopped in
+    between): once the story is joined the hit is history of the first alert, and the second
+    alert's delivery has nothing left to send. It is dropped, not failed and retried for ever."""
+    hindu, hindustan = seed_entries(seeds)
+    desk.rule = {"group_wait": 0, "match": {"all": ["modi", "putin"]}}
+    desk.publish(hindu, feed="the-hindu")
+    assert len(desk.received(T0)) == 1
+    desk.clock.set(T0 + timedelta(hours=3))
+    with monkeypatch.context() as stopped:
+        stopped.setattr(Store, "join_story", lambda _store, _item, _story: 0)
+        desk.publish(hindustan, feed="hindustan-times")
+    outbox = desk.outbox({"desk": desk.recorder})
+    outbox.plan()
+    assert len(desk.store.deliveries()) == 2
+    config = load_config(desk.settings())
+    assert join_storyless(config, desk.store, Matcher(load_rules(config.rules)), desk.clock()) == 1
+
+    [dropped] = outbox.dispatch(wait=None)
+    assert dropped.outcome == "dropped"
+    assert len(desk.recorder.sent) == 1  # nothing more was sent
+    [first] = desk.store.deliveries()
+    assert first.state == "sent"
+    assert desk.send_due(T0 + timedelta(hours=5)) == []  # and nothing is left to retry
+    alert = desk.outbox().alert(first.alert)
+    assert alert is not None
+    (story,) = alert.entries
+    assert [report.feed for report in story.also] == ["hindustan-times"]
 
 
 # -- delivery with real servers -------------------------------------------------------------------

@@ -116,6 +116,7 @@ def test_the_seeds_are_no_story_of_the_corpus(
     assert merged == []
 
 
+@pytest.mark.slow  # parses the whole corpus to find one item
 def test_the_putin_visit_story_is_not_the_phone_call(
     seed_prints: tuple[Fingerprint, Fingerprint], corpus: list[tuple[str, Item]]
 ) -> None:
