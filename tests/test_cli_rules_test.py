@@ -4,12 +4,12 @@
 # ruff: noqa: RUF001
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import RULES, RunCli, WriteFile
+
+from watcher.inputs import read_items
 
 ALL_EXAMPLE_RULES = {
     "putin-visit-india",
@@ -187,18 +187,6 @@ BAD_INPUTS = [
     pytest.param("missing.txt", None, ["{path}: cannot read: No such file or directory"], id="missing-file"),
     pytest.param("a-directory", "DIR", ["{path}: cannot read: Is a directory"], id="directory"),
     pytest.param(
-        "bad.jsonl",
-        '{"id": "a1", "title": "x"}\n{"id": "a2", "title": \n',
-        ["{path}:2: invalid JSON: Expecting value (column 23)"],
-        id="invalid-json-line",
-    ),
-    pytest.param(
-        "noid.jsonl",
-        '{"title": "Putin visit India"}\n{"id": "", "title": "y"}\n{"id": " ", "title": "z"}\n',
-        ["{path}:1: id: required", "{path}:2: id: must not be empty", "{path}:3: id: must not be empty"],
-        id="jsonl-without-id",
-    ),
-    pytest.param(
         "binary.dat",
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
         ["{path}: binary file: expected JSONL items, an RSS/Atom feed or text"],
@@ -242,49 +230,83 @@ def test_unreadable_input(
     assert result.stdout == ""
 
 
+UNREADABLE_LINES = [
+    pytest.param(
+        '{"id": "a1", "title": "Putin to visit India"}\n{"id": "a2", "title": \n',
+        ["{path}:2: invalid JSON: Expecting value (column 23) (line skipped)"],
+        id="invalid-json-line",
+    ),
+    pytest.param(
+        '{"id": "a1", "title": "Putin to visit India"}\n{"title": "Putin visit India"}\n'
+        '{"id": "", "title": "y"}\n{"id": " ", "title": "z"}\n',
+        [
+            "{path}:2: id: required (line skipped)",
+            "{path}:3: id: must not be empty (line skipped)",
+            "{path}:4: id: must not be empty (line skipped)",
+        ],
+        id="jsonl-without-id",
+    ),
+    pytest.param(
+        '{"id": "a1", "title": "Putin to visit India"}\n{"id": "a2", "published": "next Tuesday"}\n',
+        ["{path}:2: published: not a date (ISO 8601 or RFC 822) (line skipped)"],
+        id="unreadable-date",
+    ),
+]
+
+
+@pytest.mark.parametrize(("content", "expected"), UNREADABLE_LINES)
+def test_an_unreadable_line_is_skipped_and_reported_with_its_number(
+    run_cli: RunCli, write_input: WriteFile, content: str, expected: list[str]
+) -> None:
+    """The rules run on the lines that can be read; exit status 3 says some could not."""
+    path = write_input("items.jsonl", content)
+    result = run_cli("rules", "test", "--rules", RULES, "--json", path)
+    assert result.exit_code == 3
+    assert [r["item"] for r in json_lines(result.stdout)] == ["a1"]
+    skipped = len(expected)
+    assert result.stderr.splitlines() == [
+        *(line.format(path=path) for line in expected),
+        f"{skipped} line{'s' if skipped > 1 else ''} skipped: the rules ran on the other items",
+    ]
+
+
 @pytest.mark.parametrize("line", ["[1, 2]", '"text"', "42", "null"])
 def test_jsonl_line_that_is_not_an_object(run_cli: RunCli, write_input: WriteFile, line: str) -> None:
     path = write_input("odd.jsonl", f'{{"id": "ok"}}\n{line}\n')
     result = run_cli("rules", "test", "--rules", RULES, path)
-    assert result.exit_code == 2
-    (message,) = result.stderr.splitlines()
+    assert result.exit_code == 3
+    message = result.stderr.splitlines()[0]
     assert message.startswith(f"{path}:2: ")
     assert "_JsonItem" not in message
     assert "object" in message
 
 
-def test_every_unreadable_input_is_reported_at_once(
-    run_cli: RunCli, write_input: WriteFile, tmp_path: Path
-) -> None:
-    good = write_input("items.jsonl", JSONL)
-    bad = write_input("bad.jsonl", '{"id": "x"}\nnot json\n')
-    missing = tmp_path / "missing.txt"
-    result = run_cli("rules", "test", "--rules", RULES, good, missing, bad)
-    assert result.exit_code == 2
-    assert result.stderr.splitlines() == [
-        f"{missing}: cannot read: No such file or directory",
-        f"{bad}:2: invalid JSON: Expecting value (column 1)",
-    ]
-    assert result.stdout == "", "nothing is half-read"
+def test_real_items_load_as_they_come(run_cli: RunCli, write_input: WriteFile) -> None:
+    """null fields, RFC 822 dates as RSS writes them, empty dates and keys of other tools."""
+    lines = [
+        {"id": "a", "title": "Putin to visit India for the annual summit", "summary": None, "link": None,
+         "published": "Tue, 02 Dec 2025 10:00:00 GMT", "source": None, "labels": ["x"]},
+        {"id": "b", "title": None, "summary": "Putin will visit India for the summit", "published": ""},
+        {"id": 7, "title": "Putin visit to India", "published": "2025-12-02T10:00:00+05:30"},
+    ]  # fmt: skip
+    path = write_input("items.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n")
+    result = run_cli("rules", "test", "--rules", RULES, "--json", path)
+    assert result.exit_code == 0, result.stderr
+    assert {r["item"] for r in json_lines(result.stdout) if r["rule"] == "putin-visit-india"} == {
+        "a",
+        "b",
+        "7",
+    }
 
 
-def test_an_input_is_required(run_cli: RunCli) -> None:
-    result = run_cli("rules", "test", "--rules", RULES)
-    assert result.exit_code == 2
-    assert "Missing argument" in result.stderr
-
-
-@pytest.mark.integration
-def test_console_entry_unreadable_input_without_traceback(tmp_path: Path) -> None:
-    path = tmp_path / "feed.jsonl"
-    path.write_text("{broken\n", encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "watcher", "rules", "test", "--rules", str(RULES), str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+def test_items_read_keep_their_dates(write_input: WriteFile) -> None:
+    path = write_input(
+        "items.jsonl",
+        '{"id": "rfc822", "published": "Tue, 02 Dec 2025 10:00:00 GMT"}\n{"id": "empty", "published": ""}\n',
     )
-    assert "Traceback" not in result.stderr
-    assert result.returncode == 2
-    assert result.stderr.startswith(f"{path}:1: invalid JSON")
+    read = read_items([path])
+    assert read.skipped == ()
+    published = {item.id: item.published for item in read.items}
+    assert published["rfc822"] is not None
+    assert published["rfc822"].isoformat() == "2025-12-02T10:00:00+00:00"
+    assert published["empty"] is None

@@ -1,8 +1,16 @@
-"""Items to try rules on, read from files: JSON Lines, RSS/Atom documents or plain text."""
+"""Items to try rules on, read from files: JSON Lines, RSS/Atom documents or plain text.
+
+JSON Lines are taken as real tools write them: ``null`` fields, RFC 822 dates (as feeds give
+them), keys of their own. A line that cannot be read is skipped and reported with its number;
+a file that cannot be read at all fails the whole read (``InputError``).
+"""
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -33,11 +41,46 @@ class _JsonItem(BaseModel):
             raise ValueError("must not be empty")
         return value
 
+    @field_validator("title", "summary", "content", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return "" if value is None else value
 
-def read_items(paths: list[Path]) -> list[Item]:
-    """Read every input; raise ``InputError`` listing every problem (nothing is half-read)."""
+    @field_validator("published", mode="before")
+    @classmethod
+    def _feed_dates(cls, value: Any) -> Any:
+        """ISO 8601 or RFC 822 (``Tue, 17 Feb 2026 10:00:00 GMT``, as RSS writes it); "" is none."""
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            try:
+                return datetime.fromisoformat(value.strip())
+            except ValueError:
+                pass
+            try:
+                return parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                raise ValueError("not a date (ISO 8601 or RFC 822)") from None
+        return value
+
+
+@dataclass(frozen=True)
+class ReadItems:
+    """The items read, and the lines skipped because they could not be read."""
+
+    items: tuple[Item, ...]
+    skipped: tuple[Problem, ...]
+
+
+def read_items(paths: list[Path]) -> ReadItems:
+    """Read every input, skipping the lines that cannot be read (``skipped`` says which).
+
+    A file that cannot be read at all raises ``InputError`` listing every problem of every file,
+    so nothing is half-read when the input itself is wrong.
+    """
     items: list[Item] = []
     problems: list[Problem] = []
+    skipped: list[Problem] = []
     for path in paths:
         try:
             body = path.read_bytes()
@@ -45,7 +88,9 @@ def read_items(paths: list[Path]) -> list[Item]:
             problems.append(Problem(path, None, "", f"cannot read: {e.strerror or e}"))
             continue
         if path.suffix.lower() in JSONL_SUFFIXES:
-            found, file_problems = _jsonl(path, body)
+            found, lines = _jsonl(path, body)
+            file_problems = [p for p in lines if p.line is None]
+            skipped.extend(p for p in lines if p.line is not None)
         elif _start(body) == b"<":  # RSS, Atom or RDF
             found, file_problems = _feed(path, body)
         elif _start(body) in (b"{", b"["):
@@ -56,8 +101,8 @@ def read_items(paths: list[Path]) -> list[Item]:
         items.extend(found)
         problems.extend(file_problems)
     if problems:
-        raise InputError(problems)
-    return items
+        raise InputError(problems + skipped)
+    return ReadItems(tuple(items), tuple(skipped))
 
 
 def _start(body: bytes) -> bytes:

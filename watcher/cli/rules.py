@@ -10,8 +10,10 @@ from pathlib import Path
 import click
 
 from watcher.cli._context import App, Group, pass_app
-from watcher.cli._output import echo_json, print_table
+from watcher.cli._output import echo_error, echo_json, print_table
 from watcher.display import count
+
+SKIPPED_LINES = 3  # `rules test`'s exit status when some input lines could not be read
 
 
 @click.group("rules", cls=Group)
@@ -71,8 +73,9 @@ def rules_test(
     """Run the rules over INPUT files, or the stored items (--stored), and show what matches.
 
     An INPUT is a JSON Lines file of items (.jsonl: id, title, summary, content, link,
-    published, source), an RSS/Atom file, or a text file (its content is the item, its name
-    the id).
+    published, source; null fields, RFC 822 dates and other keys are fine), an RSS/Atom file,
+    or a text file (its content is the item, its name the id). A JSON line that cannot be read
+    is skipped and reported with its number; the exit status is then 3.
 
     With --stored (and no INPUT) the rules run over the items fetched in the window, each
     rule's `feeds` applied, and the result is compared with the hits recorded for those items:
@@ -99,20 +102,26 @@ def rules_test(
         return
     from watcher.inputs import read_items
 
-    items = read_items(list(inputs))
+    read = read_items(list(inputs))
+    items = read.items
     rows = [(match, item) for item in items for match in matcher.match(item)]
     if as_json:
         for match, _ in rows:
             echo_json(
                 {"item": match.item_id, "rule": match.rule_id, "score": match.score, "matched": match.terms}
             )
-        return
-    table = [(m.item_id, m.rule_id, str(m.score), ", ".join(m.terms)) for m, _ in rows]
-    print_table(("ITEM", "RULE", "SCORE", "MATCHED"), table)
-    matched_items = len({m.item_id for m, _ in rows})
-    click.echo(
-        f"{count(len(items), 'item')}, {matched_items} matched, {count(len(rows), 'match', 'matches')}"
-    )
+    else:
+        table = [(m.item_id, m.rule_id, str(m.score), ", ".join(m.terms)) for m, _ in rows]
+        print_table(("ITEM", "RULE", "SCORE", "MATCHED"), table)
+        matched_items = len({m.item_id for m, _ in rows})
+        click.echo(
+            f"{count(len(items), 'item')}, {matched_items} matched, {count(len(rows), 'match', 'matches')}"
+        )
+    if read.skipped:
+        for problem in read.skipped:
+            echo_error(f"{problem} (line skipped)")
+        echo_error(f"{count(len(read.skipped), 'line')} skipped: the rules ran on the other items")
+        raise SystemExit(SKIPPED_LINES)
 
 
 @rules_group.command("schema")
