@@ -33,7 +33,7 @@ from pathlib import Path
 from watcher.inputs import read_items
 from watcher.items import Item
 from watcher.matcher import Matcher
-from watcher.rules import Rule, load_rules
+from watcher.rules import Rule, load_rules, term_text
 from watcher.text import plain_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,27 +104,37 @@ def read_labels(path: Path) -> dict[str, frozenset[str]]:
 
 
 def substring_matcher(rules: list[Rule]) -> Callable[[Item], set[str]] | None:
-    """Plain case-insensitive substring search of each rule's terms, or None when a rule uses a
-    key that has no substring meaning."""
+    """Plain case-insensitive substring search of each rule's terms (lists expanded, quotes and
+    a prefix's * dropped), or None when a rule says where or near what a term must be, which a
+    substring search cannot."""
     compiled = []
     for rule in rules:
-        compiled.append(
-            (
-                rule.id,
-                [[_searcher(t) for t in entry] for entry in rule.match.all],
-                [_searcher(t) for t in rule.match.any],
-                [_searcher(t) for t in rule.match.none],
+        blocks = []
+        for block in rule.match:
+            if any(e.in_ != "text" or e.near or e.at_least > 1 for e in block.all) or any(
+                x.near or x.in_ != "text" for x in block.none
+            ):
+                return None
+            blocks.append(
+                (
+                    [[_searcher(term_text(t)) for t in entry.terms] for entry in block.all],
+                    [_searcher(term_text(t)) for t in block.any],
+                    [_searcher(term_text(t)) for x in block.none for t in x.terms],
+                )
             )
-        )
+        compiled.append((rule.id, blocks))
 
     def match(item: Item) -> set[str]:
         text = plain_text(f"{item.title}\n{item.summary}").lower()
         return {
             rule
-            for rule, all_, any_, none in compiled
-            if all(any(f(text) for f in entry) for entry in all_)
-            and (not any_ or any(f(text) for f in any_))
-            and not any(f(text) for f in none)
+            for rule, blocks in compiled
+            if any(
+                all(any(f(text) for f in entry) for entry in all_)
+                and (not any_ or any(f(text) for f in any_))
+                and not any(f(text) for f in none)
+                for all_, any_, none in blocks
+            )
         }
 
     return match
@@ -134,7 +144,7 @@ def _searcher(term: str) -> Callable[[str], bool]:
     if len(term) > 2 and term.startswith("/") and term.endswith("/"):
         pattern = re.compile(term[1:-1], re.IGNORECASE)
         return lambda text: pattern.search(text) is not None
-    needle = term.lower()
+    needle = term.strip('"').replace("*", "").lower()
     return lambda text: needle in text
 
 

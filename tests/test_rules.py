@@ -17,8 +17,8 @@ from watcher.rules import Rule, load_rules
 from watcher.yamlfile import load_yaml
 
 _ALLOWED_KEYS = (
-    "cooldown, description, digest, enabled, feeds, fields, fuzziness, group_wait, id, match, name, notify, "
-    "priority, quiet_hours, templates"
+    "cooldown, description, digest, enabled, feeds, fields, fuzziness, group_wait, id, lead, match, name, "
+    "notify, priority, quiet_hours, templates, topical"
 )
 
 # (file name, content, expected stderr lines with {path} for the file's path)

@@ -38,13 +38,25 @@ from rapidfuzz.process import extract
 from watcher import wordset
 from watcher.items import FeedRef, Item
 from watcher.records import TermHit
-from watcher.rules import FIELDS, Rule, compile_regex, is_regex
+from watcher.rules import (
+    FIELDS,
+    LabelledTerm,
+    Rule,
+    Where,
+    compile_regex,
+    is_exact,
+    is_regex,
+    term_label,
+    term_text,
+)
 from watcher.text import (
     auto_edits,
     fixed_edits,
     inflections,
     known_words,
     plain_text,
+    sentence_ends,
+    word_forms,
     word_spans,
     words,
 )
@@ -55,12 +67,26 @@ _MIN_TYPO_LENGTH: Final = 3  # the shortest word that can be a typo (``fuzziness
 _MIN_TRANSLITERATED_LENGTH: Final = 5
 _MIN_FILTERED_BUCKET: Final = 32  # smaller typo buckets are scored whole: filtering costs more
 _NO_EDITS: Final = 0
-_ANY: Final = -1  # the entry number of a rule's ``any`` list (``all`` entries are 0, 1, ...)
+_NOWHERE: Final[dict[int, int]] = {}  # a word key's positions in a field that lacks it (never changed)
+_ANY: Final = -1  # the entry number of a block's ``any`` list (``all`` entries are 0, 1, ...)
+# What a rule's word stands for in the text: its word forms, itself only ("exact"), or every
+# known word it begins (prefix*).
+_FORMS: Final = "forms"
+_EXACT: Final = "exact"
+_PREFIX: Final = "prefix"
 REGEX_TIMEOUT: Final = 0.05  # seconds one /regex/ search may take; then it has not matched
 REGEX_BUDGET: Final = 0.25  # seconds all /regex/ searches of one item may take together
 REGEX_LOG_EVERY: Final = 60.0  # seconds between two regex_timeout log lines of one rule
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryMatch:
+    """What one entry of the rule matched: its name (label, else its first term) and where."""
+
+    name: str
+    hits: tuple[TermHit, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +98,7 @@ class Match:
     score: int
     terms: tuple[str, ...]
     hits: tuple[TermHit, ...]
+    entries: tuple[EntryMatch, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,20 +112,61 @@ class _Term:
 
 @dataclass(frozen=True, slots=True)
 class _RuleTerm:
-    """A term as one rule wrote it."""
+    """A term as one rule wrote it (``text``: its label, else the term); ``capitals``: an exact
+    term written in capitals ("US"), which matches only in capitals (not the word "us")."""
 
     term: int
     text: str
+    capitals: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Occurrence:
+    """One place a term occurs: a field, its first and last word there, the edits (typos)."""
+
+    field: str
+    first: int
+    last: int
+    edits: int
+    term: _RuleTerm
+
+
+@dataclass(frozen=True, slots=True)
+class _Exclusion:
+    """Terms that stop a block, anywhere (``near`` None) or near an entry's occurrences."""
+
+    terms: tuple[_RuleTerm, ...]
+    where: Where
+    near: int | None  # the entry (its index in the block's ``all``) whose occurrences they cancel
+    within: int | None  # words; None: the same sentence
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    terms: tuple[_RuleTerm, ...]
+    name: str
+    where: Where
+    near: int | None  # the entry (index in the block's ``all``) whose occurrence must be near
+    within: int | None  # words; None: the same sentence
+    at_least: int
+    exclusions: tuple[_Exclusion, ...]  # the block's exclusions near this entry
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    all: tuple[_Entry, ...]
+    any: tuple[_RuleTerm, ...]
+    none: tuple[_Exclusion, ...]  # those that apply anywhere
 
 
 @dataclass(frozen=True, slots=True)
 class _CompiledRule:
     rule: Rule
-    all: tuple[tuple[_RuleTerm, ...], ...]
-    any: tuple[_RuleTerm, ...]
-    none: tuple[_RuleTerm, ...]
+    blocks: tuple[_Block, ...]
     fields: tuple[str, ...]
     feeds: frozenset[str] | None
+    lead: int  # words of each field after the title that make the item's lead
+    topical: bool  # a term it matched must be in the lead
 
 
 class _FieldScan:
@@ -114,21 +182,25 @@ class _FieldScan:
         self.positions = positions  # surface word (at least those of word_keys) -> word indexes
         self.found: dict[int, int] = {}  # indexed term -> fewest edits
         self.regex_found: dict[int, int | None] = {}
-        self._by_key: dict[int, dict[int, int]] = {}
+        self._by_key: dict[int, dict[int, int]] | None = None
         self._words: list[str] | None = None
         self._normalised: str | None = None
         self._bounds: list[int] | None = None
+        self._sentence_ends: list[int] | None = None
+
+    def by_key(self) -> dict[int, dict[int, int]]:
+        """Where each word key of the field occurs: word index -> edits."""
+        if self._by_key is None:
+            self._by_key = {}
+            for word, keys in self.word_keys.items():
+                at = self.positions[word]
+                for word_key, edits in keys.items():
+                    self._by_key.setdefault(word_key, {}).update(dict.fromkeys(at, edits))
+        return self._by_key
 
     def key_positions(self, key: int) -> dict[int, int]:
         """Where a word key occurs: word index -> edits."""
-        found = self._by_key.get(key)
-        if found is None:
-            found = self._by_key[key] = {}
-            for word, keys in self.word_keys.items():
-                edits = keys.get(key)
-                if edits is not None:
-                    found.update(dict.fromkeys(self.positions[word], edits))
-        return found
+        return self.by_key().get(key, _NOWHERE)
 
     def words(self) -> list[str]:
         """The field's words in order."""
@@ -148,6 +220,13 @@ class _FieldScan:
             self._bounds = word_bounds(self.plain)
         return self._bounds[2 * first], self._bounds[2 * last + 1]
 
+    def sentence(self, word: int) -> int:
+        """The number of the sentence holding word ``word`` (0 for the first)."""
+        if self._sentence_ends is None:
+            self._sentence_ends = sentence_ends(self.plain)
+        start, _ = self.span(word, word)
+        return bisect_right(self._sentence_ends, start)
+
 
 class _RegexBudget:
     """What is left of one item's time for ``/regex/`` searches (``REGEX_BUDGET`` from its first
@@ -160,9 +239,19 @@ class _RegexBudget:
         self.feed = feed
 
 
+def _words(within: int | str) -> int | None:
+    """``within`` as words, or None for ``sentence``."""
+    return within if isinstance(within, int) else None
+
+
 def _entry_bit(slot: int) -> int:
     """A rule's entry as a bit: ``_ANY`` (-1) is bit 0, ``all`` entry n is bit n + 1."""
     return 1 << (slot + 1)
+
+
+def _in_capitals(term: str) -> bool:
+    """Whether a term is exact and written in capitals: "US" is the country, not the word us."""
+    return is_exact(term) and any(c.isalpha() for c in term) and term.upper() == term
 
 
 def _is_acronym(written: str) -> bool:
@@ -241,16 +330,19 @@ class Matcher:
         self._timeouts_lock = threading.Lock()
         self._timeout_logged: dict[str, float] = {}  # rule id -> when its last regex_timeout was logged
         self._timeouts_unlogged: dict[str, int] = {}  # rule id -> timeouts not logged since that line
-        self._word_keys: dict[tuple[str, int], int] = {}
+        self._word_keys: dict[tuple[str, int, str], int] = {}  # (word, edits, kind) -> word key
         self._key_words: list[tuple[int, ...]] = []  # word key -> single-word terms of that word
         self._key_phrases: list[tuple[int, ...]] = []  # word key -> phrases starting with that word
         self._terms: list[_Term] = []
         self._term_ids: dict[tuple[tuple[int, ...], str], int] = {}
-        # term -> (rule, the bit of its entry: ``_entry_bit`` of an ``all`` entry or ``_ANY``)
-        self._term_rules: list[tuple[tuple[int, int], ...]] = []
+        # A unit is one block of one rule. Term -> (unit, the bit of its entry: ``_entry_bit`` of an
+        # ``all`` entry or ``_ANY``).
+        self._term_units: list[tuple[tuple[int, int], ...]] = []
+        self._units: list[int] = []  # unit -> its rule
+        self._first_unit: list[int] = []  # rule -> its first unit
         self._rules: list[_CompiledRule] = []
-        self._required: list[int] = []  # per rule, the bits of the entries indexed terms must satisfy
-        self._always: list[int] = []  # rules that need no indexed term
+        self._required: list[int] = []  # per unit, the bits of the entries indexed terms must satisfy
+        self._always: list[int] = []  # units that need no indexed term
         for rule in rules:
             if rule.enabled:
                 self._add_rule(rule)
@@ -264,35 +356,73 @@ class Matcher:
     def _add_rule(self, rule: Rule) -> None:
         index = len(self._rules)
         edits = rule.fuzziness
+        blocks = []
+        self._first_unit.append(len(self._units))
+        for spec in rule.match:
+            unit = len(self._units)
+            self._units.append(index)
 
-        def terms(texts: Iterable[str], slot: int | None) -> tuple[_RuleTerm, ...]:
-            compiled = tuple(_RuleTerm(self._term(text, edits), text) for text in texts)
-            if slot is not None:
-                for rule_term in compiled:
-                    self._term_rules[rule_term.term] += ((index, _entry_bit(slot)),)
-            return compiled
+            def terms(
+                written: Iterable[str | LabelledTerm], slot: int | None, unit: int = unit
+            ) -> tuple[_RuleTerm, ...]:
+                compiled = tuple(
+                    _RuleTerm(self._term(term_text(w), edits), term_label(w), _in_capitals(term_text(w)))
+                    for w in written
+                )
+                if slot is not None:
+                    for rule_term in compiled:
+                        self._term_units[rule_term.term] += ((unit, _entry_bit(slot)),)
+                return compiled
 
-        compiled = _CompiledRule(
-            rule=rule,
-            all=tuple(terms(alternatives, slot) for slot, alternatives in enumerate(rule.match.all)),
-            any=terms(rule.match.any, _ANY),
-            none=terms(rule.match.none, None),
-            fields=rule.fields,
-            feeds=frozenset(rule.feeds) if rule.feeds is not None else None,
+            labels = {entry.label: i for i, entry in enumerate(spec.all) if entry.label}
+            exclusions = [
+                _Exclusion(
+                    terms(x.terms, None),
+                    x.in_,
+                    labels[x.near] if x.near is not None else None,
+                    _words(x.within),
+                )
+                for x in spec.none
+            ]
+            block = _Block(
+                all=tuple(
+                    _Entry(
+                        terms=terms(entry.terms, slot),
+                        name=entry.name,
+                        where=entry.in_,
+                        near=labels[entry.near] if entry.near is not None else None,
+                        within=_words(entry.within),
+                        at_least=entry.at_least,
+                        exclusions=tuple(x for x in exclusions if x.near == slot),
+                    )
+                    for slot, entry in enumerate(spec.all)
+                ),
+                any=terms(spec.any, _ANY),
+                none=tuple(x for x in exclusions if x.near is None),
+            )
+            blocks.append(block)
+
+            # An entry of only indexed terms must be hit by one of them for the block to match;
+            # an entry with a /regex/ can match without, so only evaluating the block can tell.
+            def indexed(entry: tuple[_RuleTerm, ...]) -> bool:
+                return bool(entry) and all(self._terms[t.term].regex is None for t in entry)
+
+            required = {slot for slot, entry in enumerate(block.all) if indexed(entry.terms)}
+            if indexed(block.any):
+                required.add(_ANY)
+            self._required.append(sum(map(_entry_bit, required)))
+            if not required:
+                self._always.append(unit)
+        self._rules.append(
+            _CompiledRule(
+                rule=rule,
+                blocks=tuple(blocks),
+                fields=rule.fields,
+                feeds=frozenset(rule.feeds) if rule.feeds is not None else None,
+                lead=rule.lead,
+                topical=rule.topical,
+            )
         )
-        self._rules.append(compiled)
-
-        # An entry of only indexed terms must be hit by one of them for the rule to match; an
-        # entry with a /regex/ can match without, so only evaluating the rule can tell.
-        def indexed(entry: tuple[_RuleTerm, ...]) -> bool:
-            return bool(entry) and all(self._terms[t.term].regex is None for t in entry)
-
-        required = {slot for slot, entry in enumerate(compiled.all) if indexed(entry)}
-        if indexed(compiled.any):
-            required.add(_ANY)
-        self._required.append(sum(map(_entry_bit, required)))
-        if not required:
-            self._always.append(index)
 
     def _term(self, text: str, fuzziness: str | int) -> int:
         if is_regex(text):
@@ -300,17 +430,25 @@ class Matcher:
             if identity not in self._term_ids:
                 self._new_term(identity, _Term((), compile_regex(text), len(text) - 2))
             return self._term_ids[identity]
-        plain = plain_text(text)
+        exact = is_exact(text)
+        plain = plain_text(text[1:-1] if exact else text)
         spans = word_spans(plain)
         term_words = [span.word for span in spans]
-        # A word written in capitals is an acronym (IRIGC, BRICS): a typo of one is another one.
-        keys = tuple(
-            self._word_key(span.word, "off" if _is_acronym(plain[span.start : span.end]) else fuzziness)
-            for span in spans
-        )
-        identity = (keys, "")
+        keys = []
+        for span in spans:
+            written = plain[span.start : span.end]
+            word_edits: str | int
+            if exact:
+                kind, word_edits = _EXACT, "off"
+            elif plain[span.end : span.end + 1] == "*":
+                kind, word_edits = _PREFIX, "off"
+            else:
+                # A word written in capitals is an acronym (IRIGC, BRICS): a typo of one is another one.
+                kind, word_edits = _FORMS, "off" if _is_acronym(written) else fuzziness
+            keys.append(self._word_key(span.word, word_edits, kind))
+        identity = (tuple(keys), "")
         if identity not in self._term_ids:
-            term = self._new_term(identity, _Term(keys, None, sum(map(len, term_words))))
+            term = self._new_term(identity, _Term(tuple(keys), None, sum(map(len, term_words))))
             # A phrase is checked only when its first word occurs: it is filed under that word only.
             (self._key_words if len(keys) == 1 else self._key_phrases)[keys[0]] += (term,)
         return self._term_ids[identity]
@@ -318,31 +456,42 @@ class Matcher:
     def _new_term(self, identity: tuple[tuple[int, ...], str], term: _Term) -> int:
         self._term_ids[identity] = len(self._terms)
         self._terms.append(term)
-        self._term_rules.append(())
+        self._term_units.append(())
         return len(self._terms) - 1
 
-    def _word_key(self, word: str, fuzziness: str | int) -> int:
+    def _word_key(self, word: str, fuzziness: str | int, kind: str) -> int:
+        edits: int
         if fuzziness == "off":
             edits = 0
         elif fuzziness == "auto":
             edits = auto_edits(word)
         else:
             edits = fixed_edits(word, int(fuzziness))
-        key = self._word_keys.get((word, edits))
+        key = self._word_keys.get((word, edits, kind))
         if key is None:
-            key = self._word_keys[(word, edits)] = len(self._key_words)
+            key = self._word_keys[(word, edits, kind)] = len(self._key_words)
             self._key_words.append(())
             self._key_phrases.append(())
         return key
 
+    def _text_forms(self, word: str, kind: str) -> Iterable[str]:
+        """The text words a rule's word stands for: its forms, itself only, or a prefix's words."""
+        if kind == _EXACT:
+            return (word,)
+        if kind == _PREFIX:
+            return (known for known in known_words() if known.startswith(word))
+        return word_forms(word)
+
     def _build_word_index(self) -> None:
         exact: dict[str, dict[int, int]] = {}
         fuzzy_forms: list[tuple[str, int, int]] = []  # (form, word key, allowed edits)
-        for (word, edits), key in self._word_keys.items():
-            for form in inflections(word):
+        for (word, edits, kind), key in self._word_keys.items():
+            for form in self._text_forms(word, kind):
                 exact.setdefault(form, {})[key] = _NO_EDITS
-                if edits:
-                    fuzzy_forms.append((form, key, edits))
+            # Typos are looked for in the word as written and its regular forms only: every
+            # form of its lemmas too would double the forms each unknown word is compared with.
+            if edits:
+                fuzzy_forms.extend((form, key, edits) for form in inflections(word))
         self._fuzzy_forms = tuple(fuzzy_forms)
         # Per exact form, in one look-up: its word keys, what it satisfies outright (a dict to
         # ``update`` with: no edits) and which phrases it may start.
@@ -418,15 +567,19 @@ class Matcher:
         """The rules ``item`` matches, best score first. ``feed=None`` ignores rules' ``feeds``."""
         scans: dict[str, _FieldScan] = {name: self._scan(getattr(item, name)) for name in self._fields}
         budget = _RegexBudget("-" if feed is None else feed.name)
-        hit_entries: dict[int, int] = {}  # rule -> bits of the entries hit
+        hit_entries: dict[int, int] = {}  # unit -> bits of the entries hit
         for scan in scans.values():
             for term in scan.found:
-                for rule_index, bit in self._term_rules[term]:
-                    hit_entries[rule_index] = hit_entries.get(rule_index, 0) | bit
+                for unit, bit in self._term_units[term]:
+                    hit_entries[unit] = hit_entries.get(unit, 0) | bit
         required = self._required
-        candidates = [index for index, hit in hit_entries.items() if hit & required[index] == required[index]]
+        candidates: dict[int, list[int]] = {}  # rule -> its blocks that may match
+        for unit in sorted(
+            {*(u for u, hit in hit_entries.items() if hit & required[u] == required[u]), *self._always}
+        ):
+            candidates.setdefault(self._units[unit], []).append(unit)
         matches = []
-        for index in sorted({*candidates, *self._always}):
+        for index, units in candidates.items():
             rule = self._rules[index]
             if (
                 feed is not None
@@ -434,9 +587,12 @@ class Matcher:
                 and not (feed.name in rule.feeds or feed.tags & rule.feeds)
             ):
                 continue
-            found = self._evaluate(rule, scans, item.id, budget)
-            if found is not None:
-                matches.append(found)
+            first_unit = self._first_unit[index]
+            for unit in units:
+                found = self._evaluate(rule, rule.blocks[unit - first_unit], scans, item.id, budget)
+                if found is not None:
+                    matches.append(found)
+                    break  # the first block that fires
         matches.sort(key=lambda m: -m.score)
         return matches
 
@@ -497,10 +653,10 @@ class Matcher:
 
     def _find_phrases(self, scan: _FieldScan, phrases: set[int]) -> None:
         """Add to ``scan.found`` the phrases whose words occur consecutively."""
-        present = set().union(*scan.word_keys.values())
+        present = scan.by_key()
         for term in phrases:
             keys = self._terms[term].words
-            if present.issuperset(keys):
+            if all(key in present for key in keys):
                 best = min((edits for _, _, edits in self._phrase_at(scan, keys)), default=None)
                 if best is not None:
                     scan.found[term] = best
@@ -593,49 +749,147 @@ class Matcher:
         return 100.0 * (1 - edits / max(self._terms[term].letters, 1))
 
     def _evaluate(
-        self, rule: _CompiledRule, scans: dict[str, _FieldScan], item_id: str, budget: _RegexBudget
-    ) -> Match | None:
-        qualities: list[float] = []
-        matched: list[_RuleTerm] = []
-        for alternatives in (*rule.all, rule.any) if rule.any else rule.all:
-            best = self._best(rule, scans, alternatives, matched, budget)
-            if best is None:
-                return None
-            qualities.append(best)
-        if any(self._edits(rule, scans, t.term, budget) is not None for t in rule.none):
-            return None
-        terms = tuple(dict.fromkeys(t.text for t in matched))
-        hits = tuple(hit for t in matched for hit in self._hits(rule, scans, t, budget))
-        return Match(item_id, rule.rule.id, round(sum(qualities) / len(qualities)), terms, hits)
-
-    def _best(
         self,
         rule: _CompiledRule,
+        block: _Block,
         scans: dict[str, _FieldScan],
-        alternatives: tuple[_RuleTerm, ...],
-        matched: list[_RuleTerm],
+        item_id: str,
         budget: _RegexBudget,
-    ) -> float | None:
-        """The best quality among ``alternatives`` found (None: none is); each found goes to ``matched``."""
-        best: float | None = None
-        for alternative in alternatives:
-            edits = self._edits(rule, scans, alternative.term, budget)
-            if edits is not None:
-                matched.append(alternative)
-                best = max(best or 0.0, self._quality(alternative.term, edits))
-        return best
+    ) -> Match | None:
+        """The match of one block of a rule, or None: every entry found where and near what it
+        says (its own exclusions applied), ``any`` if given, no exclusion, a term in the lead.
 
-    def _hits(
-        self, rule: _CompiledRule, scans: dict[str, _FieldScan], rule_term: _RuleTerm, budget: _RegexBudget
-    ) -> Iterator[TermHit]:
-        term = self._terms[rule_term.term]
-        for name in rule.fields:
-            scan = scans[name]
-            if scan.found.get(rule_term.term) is None and scan.regex_found.get(rule_term.term) is None:
-                continue  # not in this field: no need to locate its words
-            for first, last, edits in self._occurrences(scan, term, (rule.rule.id, name), budget):
-                start, end = scan.span(first, last)
-                yield TermHit(rule_term.text, name, start, end, scan.plain[start:end], edits)
+        What needs no positions is checked first, as most candidates fail there: an entry none of
+        whose terms is in the rule's fields, an exclusion found anywhere.
+        """
+        present = (
+            [*(entry.terms for entry in block.all), block.any] if block.any else [e.terms for e in block.all]
+        )
+        for alternatives in present:
+            if all(self._edits(rule, scans, t.term, budget) is None for t in alternatives):
+                return None
+        for exclusion in block.none:
+            if exclusion.where == "text" and any(
+                not t.capitals and self._edits(rule, scans, t.term, budget) is not None
+                for t in exclusion.terms
+            ):
+                return None
+        found = self._entry_occurrences(rule, block, scans, budget)
+        if found is None:
+            return None
+        entries, any_found = found
+        for exclusion in block.none:
+            excluding = (
+                exclusion.terms
+                if exclusion.where != "text"
+                else tuple(t for t in exclusion.terms if t.capitals)
+            )
+            if excluding and self._find(rule, excluding, exclusion.where, scans, budget):
+                return None
+        chosen = [*entries, any_found] if block.any else entries
+        if rule.topical and not any(self._in_lead(rule, o) for occurrences in chosen for o in occurrences):
+            return None
+        qualities = [max(self._quality(o.term.term, o.edits) for o in occurrences) for occurrences in chosen]
+        named = [*block.all, None] if block.any else block.all
+        entry_matches = tuple(
+            EntryMatch(
+                entry.name if entry is not None else "any",
+                tuple(self._term_hit(o, scans) for o in occurrences),
+            )
+            for entry, occurrences in zip(named, chosen, strict=True)
+        )
+        hits = tuple(hit for entry in entry_matches for hit in entry.hits)
+        terms = tuple(dict.fromkeys(o.term.text for occurrences in chosen for o in occurrences))
+        return Match(
+            item_id, rule.rule.id, round(sum(qualities) / len(qualities)), terms, hits, entry_matches
+        )
+
+    def _entry_occurrences(
+        self, rule: _CompiledRule, block: _Block, scans: dict[str, _FieldScan], budget: _RegexBudget
+    ) -> tuple[list[list[_Occurrence]], list[_Occurrence]] | None:
+        """Each entry's occurrences that count, and those of ``any``; None when one has none."""
+        base: list[list[_Occurrence]] = []
+        for entry in block.all:
+            occurrences = self._find(rule, entry.terms, entry.where, scans, budget)
+            for exclusion in entry.exclusions:
+                if not occurrences:
+                    break
+                excluded = self._find(rule, exclusion.terms, exclusion.where, scans, budget)
+                occurrences = [
+                    o
+                    for o in occurrences
+                    if not any(self._near(o, x, exclusion.within, scans) for x in excluded)
+                ]
+            if not occurrences:
+                return None
+            base.append(occurrences)
+        entries = []
+        for entry, own in zip(block.all, base, strict=True):
+            occurrences = own
+            if entry.near is not None:
+                others = base[entry.near]
+                occurrences = [o for o in own if any(self._near(o, p, entry.within, scans) for p in others)]
+            if len({o.term.term for o in occurrences}) < entry.at_least:
+                return None
+            entries.append(occurrences)
+        any_found = self._find(rule, block.any, "text", scans, budget) if block.any else []
+        if block.any and not any_found:
+            return None
+        return entries, any_found
+
+    def _find(
+        self,
+        rule: _CompiledRule,
+        terms: tuple[_RuleTerm, ...],
+        where: Where,
+        scans: dict[str, _FieldScan],
+        budget: _RegexBudget,
+    ) -> list[_Occurrence]:
+        """Every occurrence of ``terms`` where the entry looks: the title, the lead or the text."""
+        fields = ("title",) if where == "title" else rule.fields
+        found = []
+        for term in terms:
+            compiled = self._terms[term.term]
+            for name in fields:
+                scan = scans.get(name)
+                if scan is None:
+                    continue
+                if compiled.regex is not None:
+                    if self._regex_edits(scan, term.term, (rule.rule.id, name), budget) is None:
+                        continue
+                elif term.term not in scan.found:
+                    continue
+                for first, last, edits in self._occurrences(scan, compiled, (rule.rule.id, name), budget):
+                    occurrence = _Occurrence(name, first, last, edits, term)
+                    if where == "lead" and not self._in_lead(rule, occurrence):
+                        continue
+                    if term.capitals and not scan.plain[slice(*scan.span(first, last))].isupper():
+                        continue
+                    found.append(occurrence)
+        return found
+
+    @staticmethod
+    def _in_lead(rule: _CompiledRule, occurrence: _Occurrence) -> bool:
+        return occurrence.field == "title" or occurrence.first < rule.lead
+
+    @staticmethod
+    def _near(a: _Occurrence, b: _Occurrence, within: int | None, scans: dict[str, _FieldScan]) -> bool:
+        """Whether two occurrences stand in one field at most ``within`` words apart (None: in
+        one sentence)."""
+        if a.field != b.field:
+            return False
+        if within is None:
+            scan = scans[a.field]
+            return scan.sentence(a.first) == scan.sentence(b.first)
+        gap = max(a.first, b.first) - min(a.last, b.last) - 1
+        return gap <= within
+
+    def _term_hit(self, occurrence: _Occurrence, scans: dict[str, _FieldScan]) -> TermHit:
+        scan = scans[occurrence.field]
+        start, end = scan.span(occurrence.first, occurrence.last)
+        return TermHit(
+            occurrence.term.text, occurrence.field, start, end, scan.plain[start:end], occurrence.edits
+        )
 
     def _occurrences(
         self, scan: _FieldScan, term: _Term, where: tuple[str, str], budget: _RegexBudget

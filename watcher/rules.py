@@ -8,7 +8,7 @@ a directory reports every error at once, each as ``path:line: field: message``.
 import importlib
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import time
 from functools import cache
 from pathlib import Path
@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 from pydantic import (
     AfterValidator,
     BeforeValidator,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     WithJsonSchema,
     model_validator,
@@ -34,8 +36,9 @@ from watcher.schema import (
     one_or_list,
     one_or_many,
 )
+from watcher.termlists import TermLists, lists_directory, load_lists
 from watcher.text import normalise
-from watcher.yamlfile import YamlDocument, load_yaml, validation_problems
+from watcher.yamlfile import YamlDocument, field_name, load_yaml, validation_problems
 
 if TYPE_CHECKING:
     import regex  # imported when a rule has a /regex/ term: checking rules without one starts faster
@@ -83,7 +86,8 @@ def compile_regex(term: str) -> "regex.Pattern[str]":
     return regex.compile(term[1:-1], regex.VERSION0)
 
 
-def _check_term(term: str) -> str:
+def check_term(term: str) -> str:
+    """A term as written, or ``ValueError`` saying what is wrong with it."""
     if is_regex(term):
         import regex
 
@@ -102,9 +106,7 @@ def _check_term(term: str) -> str:
                 "(a+)+ or (a|aa)+, or make the inner quantifier possessive, e.g. (\\w++ ?)*"
             )
         return term
-    if not normalise(term):
-        raise ValueError(f"term {term!r} has no letters or digits to match")
-    return term
+    return _check_plain_term(term)
 
 
 def _backtracking(items: Any, *, repeated: bool) -> str | None:
@@ -214,37 +216,197 @@ def _parse_fuzziness(value: object) -> object:
 
 _TERM_SCHEMA = {"type": "string", "minLength": 1}
 _TIME_SCHEMA = {"type": "string", "pattern": r"^\d{1,2}:\d{2}(:\d{2})?$"}
-Term = Annotated[str, Field(min_length=1), AfterValidator(_check_term)]
-Terms = Annotated[tuple[Term, ...], BeforeValidator(one_or_many), one_or_list(_TERM_SCHEMA)]
-Alternatives = Annotated[
-    tuple[Term, ...], BeforeValidator(one_or_many), Field(min_length=1), one_or_list(_TERM_SCHEMA)
-]
+LIST_NAME_PATTERN: Final = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+_LIST_REFERENCE = re.compile(r"@([a-z0-9]+(?:-[a-z0-9]+)*)")
+MIN_PREFIX = 3  # letters before the * of a prefix term: "neg*" would be half the dictionary
+DEFAULT_WITHIN = 10
+DEFAULT_LEAD = 60
+
+
+def list_reference(term: str) -> str | None:
+    """The list a term names (``@india`` -> ``india``), or None for any other term."""
+    found = _LIST_REFERENCE.fullmatch(term)
+    return found.group(1) if found else None
+
+
+def is_exact(term: str) -> bool:
+    """Whether a term is written ``"in quotes"``: that word or phrase only, no forms, no typos."""
+    return len(term) >= 3 and term.startswith('"') and term.endswith('"')
+
+
+def _check_plain_term(term: str) -> str:
+    if term.startswith("@"):
+        if list_reference(term) is None:
+            raise ValueError(f"{term!r} is no list name: @ then lower-case letters, digits and hyphens")
+        return term
+    text = term[1:-1] if is_exact(term) else term
+    if not normalise(text):
+        raise ValueError(f"term {term!r} has no letters or digits to match")
+    for word in re.findall(r"([^\W_]*)\*", text):
+        if len(normalise(word)) < MIN_PREFIX:
+            raise ValueError(
+                f"{term!r}: a prefix needs at least {MIN_PREFIX} letters before its * (negotiat*)"
+            )
+    return term
+
+
+def _one_or_many_terms(value: object) -> object:
+    """A term alone (a string or a labelled term's mapping) where a list of terms is expected."""
+    return (value,) if isinstance(value, str | int | dict) and not isinstance(value, bool) else value
+
+
+def _term_kind(value: object) -> str:
+    return "labelled" if isinstance(value, dict | LabelledTerm) else "plain"
+
+
+def _check_within_words(value: int | str) -> int | str:
+    if isinstance(value, int) and not 1 <= value <= 200:
+        raise ValueError("must be a number of words from 1 to 200, or sentence")
+    return value
+
+
+Term = Annotated[str, Field(min_length=1), AfterValidator(check_term)]
+Label = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[^\s].*$")]
 TimeOfDay = Annotated[time, WithJsonSchema(_TIME_SCHEMA)]
 Fuzziness = Annotated[
     Literal["auto", "off", 1, 2],
     BeforeValidator(_parse_fuzziness),
     WithJsonSchema({"enum": ["auto", "off", 0, 1, 2]}),
 ]
+Within = Annotated[
+    int | Literal["sentence"],
+    Field(description="Words between the two terms at most (1-200), or sentence: in one sentence."),
+    AfterValidator(_check_within_words),
+]
+
+
+class LabelledTerm(StrictModel):
+    """A term with a short label, shown instead of it (a long pattern), or marked exact."""
+
+    term: Term
+    label: Label | None = Field(default=None, description="Shown in rules test, hits and alerts.")
+    exact: bool = Field(default=False, description="This word or phrase only: no other forms, no typos.")
+
+    @property
+    def text(self) -> str:
+        """The term as the matcher reads it: quoted when exact."""
+        return f'"{self.term}"' if self.exact and not is_exact(self.term) else self.term
+
+
+AnyTerm = Annotated[
+    Annotated[Term, Tag("plain")] | Annotated[LabelledTerm, Tag("labelled")],
+    Discriminator(_term_kind),
+]
+# JSON Schema: a term is a string or a LabelledTerm mapping; lists of them may be written as one
+# (``json_schema`` writes these shorthands, which pydantic cannot see through the validators).
+_ANY_TERM_SCHEMA = {"anyOf": [_TERM_SCHEMA, {"$ref": "#/$defs/LabelledTerm"}]}
+Terms = Annotated[tuple[AnyTerm, ...], BeforeValidator(_one_or_many_terms)]
+Alternatives = Annotated[tuple[AnyTerm, ...], BeforeValidator(_one_or_many_terms), Field(min_length=1)]
+Where = Literal["title", "lead", "text"]
+
+
+def term_text(term: "str | LabelledTerm") -> str:
+    """A term as the matcher reads it."""
+    return term if isinstance(term, str) else term.text
+
+
+def term_label(term: "str | LabelledTerm") -> str:
+    """A term as people are shown it: its label, else as written."""
+    return term if isinstance(term, str) else term.label or term.term
+
+
+class Entry(StrictModel):
+    """One condition of a block: one of its terms must occur (``at_least`` of them), where and
+    near what it says."""
+
+    terms: Alternatives = Field(description="Alternative terms; @name stands for a named list's terms.")
+    label: Label | None = Field(default=None, description="This entry's name, for near: and in rules test.")
+    in_: Where = Field(
+        default="text",
+        alias="in",
+        description="title, lead (the title and the first words of the text: see lead) or text (any field).",
+    )
+    near: Label | None = Field(default=None, description="Another entry's label: a term of it must be near.")
+    within: Within = DEFAULT_WITHIN
+    at_least: int = Field(default=1, ge=1, description="Distinct terms of this entry that must occur.")
+
+    @property
+    def name(self) -> str:
+        """The entry's label, else its first term."""
+        return self.label or term_label(self.terms[0])
+
+
+class Exclusion(StrictModel):
+    """Terms that stop a block from firing: anywhere, or only near an entry's terms."""
+
+    terms: Alternatives
+    label: Label | None = None
+    in_: Where = Field(default="text", alias="in")
+    near: Label | None = Field(
+        default=None, description="An entry's label: only its terms near these are excluded."
+    )
+    within: Within = DEFAULT_WITHIN
+
+
+def _entry_kind(value: object) -> str:
+    return "entry" if isinstance(value, dict | Entry) else "terms"
+
+
+def _exclusion(value: object) -> object:
+    """A plain term (or a labelled one) excludes anywhere: ``none: [Moscow]``."""
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return {"terms": (value,)}
+    if isinstance(value, dict) and "term" in value:
+        return {"terms": (value,)}
+    return value
+
+
+def _entry(value: object) -> object:
+    return value if isinstance(value, dict | Entry) else {"terms": value}
+
+
+EntryValue = Annotated[Entry, BeforeValidator(_entry)]
+ExclusionValue = Annotated[Exclusion, BeforeValidator(_exclusion)]
 
 
 class MatchSpec(StrictModel):
-    """Which terms must, may and must not occur."""
+    """A block: which terms must, may and must not occur."""
 
-    all: Annotated[
-        tuple[Alternatives, ...],
-        BeforeValidator(one_or_many),
-        one_or_list({"anyOf": [_TERM_SCHEMA, {"type": "array", "items": _TERM_SCHEMA, "minItems": 1}]}),
-    ] = Field(
-        default=(), description="Every entry must match; an entry is a term or a list of alternative terms."
+    all: Annotated[tuple[EntryValue, ...], BeforeValidator(_one_or_many_terms)] = Field(
+        default=(),
+        description="Every entry must match; an entry is a term, a list of alternative terms, or a "
+        "mapping (terms, label, in, near, within, at_least).",
     )
     any: Terms = Field(default=(), description="At least one of these terms must match.")
-    none: Terms = Field(default=(), description="If any of these terms matches, the rule does not.")
+    none: Annotated[tuple[ExclusionValue, ...], BeforeValidator(_one_or_many_terms)] = Field(
+        default=(),
+        description="If any of these terms matches (with near: only near that entry), the block does not.",
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> "MatchSpec":
         if not self.all and not self.any:
             raise ValueError("needs at least one term under 'all' or 'any'")
+        labels = [entry.label for entry in self.all if entry.label]
+        for entry in self.all:
+            if entry.near is not None and entry.near not in labels:
+                raise ValueError(f"near: {entry.near!r} is not the label of an entry of this block")
+            if entry.near is not None and entry.near == entry.label:
+                raise ValueError(f"entry {entry.label!r} cannot be near itself")
+        for exclusion in self.none:
+            if exclusion.near is not None and exclusion.near not in labels:
+                raise ValueError(f"near: {exclusion.near!r} is not the label of an entry of this block")
+        duplicates = sorted({label for label in labels if labels.count(label) > 1})
+        if duplicates:
+            raise ValueError(f"two entries of a block have the label {duplicates[0]!r}")
         return self
+
+
+def _blocks(value: object) -> object:
+    return value if isinstance(value, list | tuple) else (value,)
+
+
+Blocks = Annotated[tuple[MatchSpec, ...], BeforeValidator(_blocks), Field(min_length=1)]
 
 
 class QuietHours(StrictModel):
@@ -272,7 +434,20 @@ class Rule(StrictModel):
     description: str = ""
     enabled: bool = True
     feeds: Names | None = Field(default=None, description="Feed names or tags to watch; default all feeds.")
-    match: MatchSpec
+    match: Blocks = Field(
+        description="A block (all, any, none), or a list of blocks: the rule fires when any block does."
+    )
+    topical: bool = Field(
+        default=True,
+        description="Fire only when a term the rule matched is in the item's lead (its title and first "
+        "words): an item that names the event only deep in a long text is not about it.",
+    )
+    lead: int = Field(
+        default=DEFAULT_LEAD,
+        ge=1,
+        le=1000,
+        description="How many words of each field after the title make the lead (topical, in: lead).",
+    )
     fuzziness: Fuzziness = Field(
         default="auto", description="Typo tolerance: auto (0/1/2 edits by word length), off, 1 or 2."
     )
@@ -316,9 +491,36 @@ def json_schema() -> dict[str, Any]:
     for branch in schema["anyOf"]:
         if branch.get("type") == "array":
             branch["items"] = {"$ref": "#/$defs/ListedRule"}
+    _shorthands(schema["$defs"])
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "summit-watch rule file"
     return schema
+
+
+def _shorthands(defs: dict[str, Any]) -> None:
+    """Write into the schema what the validators accept besides the models: a list of terms as
+    one term, an entry as a term or a list, an exclusion as a term, ``match`` as one block."""
+
+    def one_or_many(item: dict[str, Any]) -> dict[str, Any]:
+        return {"anyOf": [item, {"type": "array", "items": item, "minItems": 1}]}
+
+    term = {"anyOf": [_TERM_SCHEMA, {"$ref": "#/$defs/LabelledTerm"}]}
+    entry = {
+        "anyOf": [*term["anyOf"], {"type": "array", "items": term, "minItems": 1}, {"$ref": "#/$defs/Entry"}]
+    }
+    exclusion = {"anyOf": [*term["anyOf"], {"$ref": "#/$defs/Exclusion"}]}
+    for model in ("Entry", "Exclusion"):
+        defs[model]["properties"]["terms"] = {**defs[model]["properties"]["terms"], **one_or_many(term)}
+    block = defs["MatchSpec"]["properties"]
+    block["all"] = {"description": block["all"]["description"], **one_or_many(entry)}
+    block["any"] = {"description": block["any"]["description"], **one_or_many(term)}
+    block["none"] = {"description": block["none"]["description"], **one_or_many(exclusion)}
+    for rule in ("Rule", "ListedRule"):
+        match = defs[rule]["properties"]["match"]
+        defs[rule]["properties"]["match"] = {
+            "description": match["description"],
+            **one_or_many({"$ref": "#/$defs/MatchSpec"}),
+        }
 
 
 @dataclass(frozen=True)
@@ -332,9 +534,11 @@ class LoadedRule:
 
 @dataclass(frozen=True)
 class RuleSet:
-    """The validated rules of a file or directory, in a stable order."""
+    """The validated rules of a file or directory, in a stable order, their ``@name`` lists
+    expanded; ``lists`` holds every list they could use."""
 
     rules: tuple[LoadedRule, ...]
+    lists: TermLists | None = None
 
     def __iter__(self) -> Iterator[Rule]:
         return (loaded.rule for loaded in self.rules)
@@ -359,8 +563,18 @@ def rule_files(path: Path) -> list[Path]:
     return [path]
 
 
+def watched_files(path: Path) -> list[Path]:
+    """The files whose change changes the rules: the rule files and the user's list files."""
+    lists = lists_directory(path)
+    found = rule_files(path) if path.exists() else []
+    if lists.is_dir():
+        found += sorted(p for p in lists.iterdir() if p.suffix in RULE_FILE_SUFFIXES and p.is_file())
+    return found
+
+
 def load_rules(path: Path) -> RuleSet:
-    """Load and validate every rule under ``path``; raise ``RulesError`` listing every problem."""
+    """Load and validate every rule under ``path`` and the lists beside it (``lists/``), expand
+    each ``@name``; raise ``RulesError`` listing every problem."""
     if not path.exists():
         raise RulesError([Problem(path, None, "", "no such file or directory")])
     files = rule_files(path)
@@ -368,16 +582,87 @@ def load_rules(path: Path) -> RuleSet:
         raise RulesError([Problem(path, None, "", "no rule files (*.yaml, *.yml) in this directory")])
     loaded: list[LoadedRule] = []
     declared: list[_DeclaredId] = []
+    references: list[_Reference] = []
     problems: list[Problem] = []
     for file in files:
-        rules, ids, file_problems = _load_file(file)
+        rules, ids, refs, file_problems = _load_file(file)
         loaded.extend(rules)
         declared.extend(ids)
+        references.extend(refs)
         problems.extend(sorted(file_problems, key=lambda p: p.line or 0))
     problems.extend(_duplicate_ids(declared))
+    # The bundled lists (hundreds of lines of YAML) are read only when lists are used.
+    directory = lists_directory(path)
+    lists, list_problems = load_lists(directory, check_term, bundled=bool(references) or directory.is_dir())
+    problems[:0] = list_problems
+    for reference in references:
+        if reference.name not in lists:
+            message = f"unknown list @{reference.name}{lists.suggestion(reference.name)}"
+            problems.append(Problem(reference.path, reference.line, reference.field, message))
     if problems:
         raise RulesError(problems)
-    return RuleSet(tuple(loaded))
+    return RuleSet(tuple(replace(r, rule=expand_lists(r.rule, lists)) for r in loaded), lists)
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """A ``@name`` in a rule, where it is written."""
+
+    name: str
+    path: Path
+    line: int | None
+    field: str
+
+
+def expand_lists(rule: Rule, lists: TermLists) -> Rule:
+    """The rule with each ``@name`` term replaced by the list's terms (a label or ``exact`` on it
+    goes to each of them)."""
+
+    def terms(written: tuple[str | LabelledTerm, ...]) -> tuple[str | LabelledTerm, ...]:
+        found: dict[str | LabelledTerm, None] = {}
+        for term in written:
+            name = list_reference(term if isinstance(term, str) else term.term)
+            if name is None:
+                found[term] = None
+                continue
+            for listed in lists.terms(name):
+                found[listed if isinstance(term, str) else term.model_copy(update={"term": listed})] = None
+        return tuple(found)
+
+    blocks = tuple(
+        block.model_copy(
+            update={
+                "all": tuple(e.model_copy(update={"terms": terms(e.terms)}) for e in block.all),
+                "any": terms(block.any),
+                "none": tuple(x.model_copy(update={"terms": terms(x.terms)}) for x in block.none),
+            }
+        )
+        for block in rule.match
+    )
+    return rule.model_copy(update={"match": blocks})
+
+
+def _references(doc: YamlDocument, loc: tuple[str | int, ...], entry: object) -> list[_Reference]:
+    """Every ``@name`` of a rule as written, at its line."""
+    found = []
+    for where, value in _strings(entry, ()):
+        name = list_reference(value)
+        if name is not None:
+            line = doc.line_of((*loc, *where)) or doc.line_of(loc)
+            found.append(_Reference(name, doc.path, line, field_name(("match", *where))))
+    return found
+
+
+def _strings(value: object, loc: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Each string in a YAML value, with where it stands."""
+    if isinstance(value, str):
+        yield loc, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*loc, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*loc, index))
 
 
 @dataclass(frozen=True)
@@ -389,13 +674,13 @@ class _DeclaredId:
     line: int | None
 
 
-def _load_file(path: Path) -> tuple[list[LoadedRule], list[_DeclaredId], list[Problem]]:
+def _load_file(path: Path) -> tuple[list[LoadedRule], list[_DeclaredId], list[_Reference], list[Problem]]:
     doc = load_yaml(path)
     if doc.problems:
-        return [], [], doc.problems
+        return [], [], [], doc.problems
     if isinstance(doc.data, list):
         if not doc.data:
-            return [], [], [Problem(path, 1, "", "the file holds an empty list of rules")]
+            return [], [], [], [Problem(path, 1, "", "the file holds an empty list of rules")]
         entries: list[tuple[tuple[int, ...], object, bool]] = [
             ((index,), entry, False) for index, entry in enumerate(doc.data)
         ]
@@ -403,19 +688,23 @@ def _load_file(path: Path) -> tuple[list[LoadedRule], list[_DeclaredId], list[Pr
         entries = [((), doc.data, True)]
     else:
         message = "expected a rule (a mapping) or a list of rules"
-        return [], [], [Problem(path, doc.line_of(()) or 1, "", message)]
+        return [], [], [], [Problem(path, doc.line_of(()) or 1, "", message)]
     rules: list[LoadedRule] = []
     ids: list[_DeclaredId] = []
+    references: list[_Reference] = []
     problems: list[Problem] = []
     for loc, entry, single in entries:
         rule, entry_problems = _validate(doc, loc, entry, default_id=path.stem if single else None)
         problems.extend(entry_problems)
+        if rule is not None:
+            match = entry.get("match") if isinstance(entry, dict) else None
+            references.extend(_references(doc, (*loc, "match"), match))
         declared = entry.get("id", path.stem if single else None) if isinstance(entry, dict) else None
         if isinstance(declared, str):
             ids.append(_DeclaredId(declared, path, doc.line_of((*loc, "id")) or doc.line_of(loc)))
         if rule is not None:
             rules.append(LoadedRule(rule, path, doc.line_of(loc)))
-    return rules, ids, problems
+    return rules, ids, references, problems
 
 
 def _validate(

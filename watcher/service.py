@@ -43,7 +43,7 @@ from watcher.notify import Target, build_targets
 from watcher.outages import DatabaseWatch
 from watcher.outbox import Outbox
 from watcher.pipeline import join_storyless, poll
-from watcher.rules import RuleSet, load_rules, rule_files
+from watcher.rules import RuleSet, load_rules, watched_files
 from watcher.sdnotify import Notifier
 from watcher.store import Store
 
@@ -83,9 +83,9 @@ def _now() -> datetime:
 
 
 def _rules_signature(path: Path) -> tuple[tuple[str, int, int], ...]:
-    """The rule files with their modification times and sizes: a change means "reload"."""
+    """The rule and list files with their modification times and sizes: a change means "reload"."""
     found = []
-    for file in rule_files(path) if path.exists() else []:
+    for file in watched_files(path):
         try:
             status = file.stat()
         except OSError:

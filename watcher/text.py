@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Callable
 from functools import cache, lru_cache
 from importlib.resources import files
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 _HIDDEN_MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.DOTALL | re.IGNORECASE)
 _HAS_HIDDEN_MARKUP = re.compile(r"<(?:script|style)\b|<!--", re.IGNORECASE)
@@ -197,6 +197,29 @@ def normalise(text: str) -> str:
     return " ".join(words(plain_text(text)))
 
 
+# The end of a sentence: . ! or ? (closing quotes or brackets after it), then a space and an
+# upper-case letter, a digit or an opening quote; or a line break. Abbreviations that take a
+# capital after them (Mr. Modi, U.S. President) do not end one.
+_SENTENCE_END = re.compile("[.!?]+[\"'\u201d\u2019)\\]]*\\s+(?=[A-Z0-9\"'\u201c\u2018(\\[])|\n+")
+_NOT_SENTENCE_ENDS = frozenset((
+    "mr", "mrs", "ms", "dr", "prof", "gen", "lt", "col", "maj", "capt", "sgt", "st", "jr", "sr",
+    "no", "nos", "vol", "inc", "ltd", "co", "corp", "vs", "etc", "jan", "feb", "mar", "apr", "jun",
+    "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "u.n", "e.u",
+))  # fmt: skip
+
+
+def sentence_ends(plain: str) -> list[int]:
+    """Where each sentence of a plain text ends (offsets, in order), for "in the same sentence"."""
+    ends = []
+    for found in _SENTENCE_END.finditer(plain):
+        before = plain[: found.start()].rsplit(None, 1)
+        last_word = before[-1].lower().rstrip(".") if before else ""
+        if plain[found.start()] == "." and (last_word in _NOT_SENTENCE_ENDS or len(last_word) == 1):
+            continue  # an abbreviation or an initial (S. Jaishankar)
+        ends.append(found.end())
+    return ends
+
+
 _VOWELS = frozenset("aeiou")
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+")
 # Past forms of common irregular verbs, most of them frequent in diplomatic news ("talks were
@@ -272,6 +295,40 @@ def inflections(word: str) -> frozenset[str]:
         past = (word + "ed",)
     forms.update(_IRREGULAR_PAST.get(word, past))
     return frozenset(forms)
+
+
+# Parts of speech whose lemmas give a term its word forms: a term's word is read as either ("talks":
+# the noun talk and the verb talk), as the rule does not say which it means.
+_LEMMA_POS: Final = ("VERB", "NOUN")
+
+
+@lru_cache(maxsize=65_536)  # a reload compiles the same words again
+def word_forms(word: str) -> frozenset[str]:
+    """Every form of a word, found both ways: the forms of each of its base forms (lemmas).
+
+    ``called`` -> call, calls, calling, called; ``spoke`` -> speak, speaks, spoken; ``dialled``
+    -> dial, dials, dialed, dialing. Lemmas and their inflections come from lemminflect
+    (dictionary-based, with British and American spellings and irregular verbs); a word it does
+    not know (a name: Modi) gets the rule-based ``inflections``. Computed when a ruleset is
+    compiled, never per item.
+    """
+    if len(word) < 3 or not word.isalpha():
+        return frozenset((word,))
+    from lemminflect import getAllInflections, getAllLemmas  # ~0.15 s to import: only to compile
+
+    readings = {pos: set(getAllLemmas(word, upos=pos).get(pos, ())) for pos in (*_LEMMA_POS, "ADJ")}
+    lemmas = readings["VERB"] | readings["NOUN"]
+    if not lemmas:
+        return inflections(word)
+    if word.endswith("ing") and word in readings["NOUN"] | readings["ADJ"]:
+        # A word of its own (meeting, building, timing, willing), not only a form of a verb:
+        # "meeting" must not find "met", nor "timing" every "time".
+        lemmas = {word}
+    forms = {word, *lemmas}
+    for lemma in lemmas:
+        for inflected in getAllInflections(lemma).values():
+            forms.update(inflected)
+    return frozenset(form for form in forms if form.isalpha())
 
 
 def auto_edits(word: str) -> int:
