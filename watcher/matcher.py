@@ -102,6 +102,18 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class NearMiss:
+    """An item that misses a rule by one condition: which, and the words where it would have had
+    to match (to suggest terms)."""
+
+    item_id: str
+    rule_id: str
+    block: int
+    entry: str
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Term:
     """A distinct term of the ruleset: indexed words (a phrase) or a regex on normalised text."""
 
@@ -808,34 +820,116 @@ class Matcher:
         self, rule: _CompiledRule, block: _Block, scans: dict[str, _FieldScan], budget: _RegexBudget
     ) -> tuple[list[list[_Occurrence]], list[_Occurrence]] | None:
         """Each entry's occurrences that count, and those of ``any``; None when one has none."""
-        base: list[list[_Occurrence]] = []
+        base = []
         for entry in block.all:
-            occurrences = self._find(rule, entry.terms, entry.where, scans, budget)
-            for exclusion in entry.exclusions:
-                if not occurrences:
-                    break
-                excluded = self._find(rule, exclusion.terms, exclusion.where, scans, budget)
-                occurrences = [
-                    o
-                    for o in occurrences
-                    if not any(self._near(o, x, exclusion.within, scans) for x in excluded)
-                ]
+            occurrences = self._own_occurrences(rule, entry, scans, budget)
             if not occurrences:
                 return None
             base.append(occurrences)
         entries = []
         for entry, own in zip(block.all, base, strict=True):
-            occurrences = own
-            if entry.near is not None:
-                others = base[entry.near]
-                occurrences = [o for o in own if any(self._near(o, p, entry.within, scans) for p in others)]
-            if len({o.term.term for o in occurrences}) < entry.at_least:
+            occurrences = self._counted(entry, own, base, scans)
+            if not occurrences:
                 return None
             entries.append(occurrences)
         any_found = self._find(rule, block.any, "text", scans, budget) if block.any else []
         if block.any and not any_found:
             return None
         return entries, any_found
+
+    def _own_occurrences(
+        self, rule: _CompiledRule, entry: _Entry, scans: dict[str, _FieldScan], budget: _RegexBudget
+    ) -> list[_Occurrence]:
+        """An entry's occurrences where it looks, less those its exclusions stand near."""
+        occurrences = self._find(rule, entry.terms, entry.where, scans, budget)
+        for exclusion in entry.exclusions:
+            if not occurrences:
+                break
+            excluded = self._find(rule, exclusion.terms, exclusion.where, scans, budget)
+            occurrences = [
+                o for o in occurrences if not any(self._near(o, x, exclusion.within, scans) for x in excluded)
+            ]
+        return occurrences
+
+    def _counted(
+        self,
+        entry: _Entry,
+        own: list[_Occurrence],
+        base: list[list[_Occurrence]],
+        scans: dict[str, _FieldScan],
+    ) -> list[_Occurrence]:
+        """The occurrences that satisfy the entry: near its ``near`` entry's, ``at_least`` terms
+        of them ([] when they do not)."""
+        occurrences = own
+        if entry.near is not None:
+            others = base[entry.near]
+            occurrences = [o for o in own if any(self._near(o, p, entry.within, scans) for p in others)]
+        return occurrences if len({o.term.term for o in occurrences}) >= entry.at_least else []
+
+    # -- helping to write rules --------------------------------------------------------------
+
+    def near_miss(self, item: Item, rule_id: str) -> NearMiss | None:
+        """How ``item`` misses rule ``rule_id`` by exactly one condition, or None (it matches, or
+        misses by more, or an exclusion stops it): the first such block, the condition that
+        failed (an entry's name, ``any``, or ``lead`` when only ``topical`` failed) and the words
+        of the item where that entry would have had to match."""
+        index = next((i for i, r in enumerate(self._rules) if r.rule.id == rule_id), None)
+        if index is None:
+            raise KeyError(rule_id)
+        rule = self._rules[index]
+        scans: dict[str, _FieldScan] = {name: self._scan(getattr(item, name)) for name in FIELDS}
+        budget = _RegexBudget("-")
+        if any(self._evaluate(rule, block, scans, item.id, budget) for block in rule.blocks):
+            return None
+        for number, block in enumerate(rule.blocks):
+            if any(self._find(rule, x.terms, x.where, scans, budget) for x in block.none):
+                continue
+            base = [self._own_occurrences(rule, entry, scans, budget) for entry in block.all]
+            counted = [self._counted(e, own, base, scans) for e, own in zip(block.all, base, strict=True)]
+            failed = [i for i, occurrences in enumerate(counted) if not occurrences]
+            any_missing = bool(block.any) and not self._find(rule, block.any, "text", scans, budget)
+            if len(failed) + any_missing != 1:
+                continue
+            if any_missing:
+                return NearMiss(item.id, rule.rule.id, number, "any", self._lead_words(rule, scans))
+            entry = block.all[failed[0]]
+            if entry.near is not None and base[entry.near]:
+                words = self._words_near(base[entry.near], entry.within, scans)
+            elif entry.where == "title":
+                words = tuple(scans["title"].words())
+            else:
+                words = self._lead_words(rule, scans)
+            return NearMiss(item.id, rule.rule.id, number, entry.name, words)
+        return None
+
+    def _lead_words(self, rule: _CompiledRule, scans: dict[str, _FieldScan]) -> tuple[str, ...]:
+        found = list(scans["title"].words())
+        for name in rule.fields:
+            if name != "title":
+                found += scans[name].words()[: rule.lead]
+        return tuple(found)
+
+    @staticmethod
+    def _words_near(
+        anchors: list[_Occurrence], within: int | None, scans: dict[str, _FieldScan]
+    ) -> tuple[str, ...]:
+        """The words within ``within`` words (None: in the sentence) of any anchor occurrence."""
+        found: dict[tuple[str, int], str] = {}
+        for anchor in anchors:
+            scan = scans[anchor.field]
+            words = scan.words()
+            if within is None:
+                sentence = scan.sentence(anchor.first)
+                span = range(len(words))
+                places = [i for i in span if abs(i - anchor.first) <= 60 and scan.sentence(i) == sentence]
+            else:
+                places = list(
+                    range(max(0, anchor.first - within - 1), min(len(words), anchor.last + within + 2))
+                )
+            for i in places:
+                if not anchor.first <= i <= anchor.last:
+                    found[(anchor.field, i)] = words[i]
+        return tuple(found.values())
 
     def _find(
         self,

@@ -4,14 +4,21 @@
 (pydantic, YAML): the matcher comes with `rules test`, the database with `rules test --stored`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from watcher.cli._context import App, Group, pass_app
-from watcher.cli._output import echo_error, echo_json, print_table
+from watcher.cli._output import echo_error, echo_json, print_table, shorten
 from watcher.display import count
+
+if TYPE_CHECKING:
+    from watcher.errors import Problem
+    from watcher.items import Item
+    from watcher.matcher import Match, Matcher
+    from watcher.rules import RuleSet
 
 SKIPPED_LINES = 3  # `rules test`'s exit status when some input lines could not be read
 
@@ -58,6 +65,13 @@ def rules_check(app: App, path: Path | None) -> None:
     "--since", metavar="WHEN", help="With --stored: items fetched since WHEN (30d, a date...; default 30d)."
 )
 @click.option("--until", metavar="WHEN", help="With --stored: items fetched before WHEN (default now).")
+@click.option(
+    "--near-miss",
+    "near_miss_rule",
+    metavar="RULE",
+    help="Instead of the matches: the items that miss RULE by one entry, grouped by that entry, "
+    "with the words most often found where it would have matched (suggested terms).",
+)
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @pass_app
 def rules_test(
@@ -68,6 +82,7 @@ def rules_test(
     stored: bool,
     since: str | None,
     until: str | None,
+    near_miss_rule: str | None,
     inputs: Sequence[Path],
 ) -> None:
     """Run the rules over INPUT files, or the stored items (--stored), and show what matches.
@@ -95,6 +110,10 @@ def rules_test(
 
     ruleset = load_rules(rules_path or app.default_rules())
     matcher = Matcher(ruleset)
+    if near_miss_rule is not None:
+        window = (since or "30d", until) if stored else None
+        _near_miss(app, ruleset, matcher, near_miss_rule, inputs, window=window, as_json=as_json)
+        return
     if stored:
         from watcher.cli.backtest import backtest_stored
 
@@ -108,11 +127,32 @@ def rules_test(
     if as_json:
         for match, _ in rows:
             echo_json(
-                {"item": match.item_id, "rule": match.rule_id, "score": match.score, "matched": match.terms}
+                {
+                    "item": match.item_id,
+                    "rule": match.rule_id,
+                    "score": match.score,
+                    "matched": match.terms,
+                    "entries": [
+                        {
+                            "entry": entry.name,
+                            "hits": [
+                                {
+                                    "term": h.term,
+                                    "text": h.text,
+                                    "field": h.field,
+                                    "start": h.start,
+                                    "edits": h.edits,
+                                }
+                                for h in entry.hits
+                            ],
+                        }
+                        for entry in match.entries
+                    ],
+                }
             )
     else:
-        table = [(m.item_id, m.rule_id, str(m.score), ", ".join(m.terms)) for m, _ in rows]
-        print_table(("ITEM", "RULE", "SCORE", "MATCHED"), table)
+        table = [(m.item_id, m.rule_id, str(m.score), _entries_found(m)) for m, _ in rows]
+        print_table(("ITEM", "RULE", "SCORE", "MATCHED (entry: text as found, where)"), table)
         matched_items = len({m.item_id for m, _ in rows})
         click.echo(
             f"{count(len(items), 'item')}, {matched_items} matched, {count(len(rows), 'match', 'matches')}"
@@ -122,6 +162,107 @@ def rules_test(
             echo_error(f"{problem} (line skipped)")
         echo_error(f"{count(len(read.skipped), 'line')} skipped: the rules ran on the other items")
         raise SystemExit(SKIPPED_LINES)
+
+
+def _near_miss(
+    app: App,
+    ruleset: "RuleSet",
+    matcher: "Matcher",
+    rule_id: str,
+    inputs: Sequence[Path],
+    *,
+    window: tuple[str, str | None] | None,
+    as_json: bool = False,
+) -> None:
+    """``--near-miss RULE``: the near misses of one rule over the input files or stored items."""
+    from watcher.nearmiss import EXAMPLES, near_misses
+
+    rule = next((r for r in ruleset if r.id == rule_id), None)
+    if rule is None:
+        known = ", ".join(r.id for r in ruleset)
+        raise click.BadParameter(f"no rule {rule_id!r} in these rules ({known})", param_hint="--near-miss")
+    if window is not None:
+        from watcher.cli._window import window as parse_window
+        from watcher.history import zone
+
+        start, end = parse_window(*window, zone(utc=False))
+        stream = app.store.iter_items(start, end)
+        items: Iterator[Item] = (stored.item for stored, _ in stream)
+        skipped: tuple[Problem, ...] = ()
+    else:
+        from watcher.inputs import read_items
+
+        read = read_items(list(inputs))
+        items, skipped = iter(read.items), read.skipped
+    report = near_misses(matcher, rule, items)
+    missed = sum(len(group.items) for group in report.groups)
+    if as_json:
+        for group in report.groups:
+            echo_json(
+                {
+                    "rule": report.rule,
+                    "block": group.block + 1,
+                    "entry": group.entry,
+                    "items": [item.id for item in group.items],
+                    "suggestions": [{"term": s.word, "adds": s.items} for s in group.suggestions],
+                }
+            )
+    else:
+        click.echo(
+            f"rule {report.rule}: {count(report.items, 'item')} read, {missed} miss it by one condition"
+        )
+        for group in report.groups:
+            block = f"block {group.block + 1}, " if len(rule.match) > 1 else ""
+            click.echo(f"\n  {block}entry {group.entry!r} missing: {count(len(group.items), 'item')}")
+            if group.suggestions:
+                words = ", ".join(f"{s.word} (+{s.items})" for s in group.suggestions)
+                click.echo(f"    suggested terms: {words}")
+            for item in group.items[:EXAMPLES]:
+                click.echo(f"    - {shorten(item.title or item.summary or item.content, 90)} [{item.id}]")
+    for problem in skipped:
+        echo_error(f"{problem} (line skipped)")
+    if skipped:
+        raise SystemExit(SKIPPED_LINES)
+
+
+def _entries_found(match: "Match") -> str:
+    """What each entry of the rule matched, and where: ``visit: arrives, visit (title, summary)``."""
+    parts = []
+    for entry in match.entries:
+        texts = ", ".join(dict.fromkeys(" ".join(hit.text.split()) for hit in entry.hits))
+        fields = ", ".join(dict.fromkeys(hit.field for hit in entry.hits))
+        parts.append(f"{entry.name}: {texts} ({fields})")
+    return "; ".join(parts)
+
+
+@rules_group.command("show")
+@click.argument("rule_id", metavar="ID")
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(path_type=Path),
+    help="Rule file or directory (default: the settings file's rules, else ./rules).",
+)
+@pass_app
+def rules_show(app: App, rule_id: str, rules_path: Path | None) -> None:
+    """Print rule ID as YAML, its @lists expanded into their terms: what the matcher looks for."""
+    import yaml
+
+    from watcher.rules import load_rules
+
+    ruleset = load_rules(rules_path or app.default_rules())
+    found = next((loaded for loaded in ruleset.rules if loaded.rule.id == rule_id), None)
+    if found is None:
+        known = [loaded.rule.id for loaded in ruleset.rules]
+        import difflib
+
+        close = difflib.get_close_matches(rule_id, known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else f" (rules: {', '.join(known)})"
+        raise click.BadParameter(f"no rule {rule_id!r}{hint}", param_hint="ID")
+    data = found.rule.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    click.echo(f"# {found.path}" + (f":{found.line}" if found.line else "") + ", lists expanded")
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None)
+    click.echo(text, nl=False)
 
 
 @rules_group.command("schema")
