@@ -276,14 +276,14 @@ def test_backtest_shows_new_and_lost_matches_of_an_edited_rule(
         (ids["lavrov"], "tagged"): None,
     }
     for record in records:
-        assert set(record) - {"change"} == {"item", "rule", "score", "matched"}
+        assert set(record) - {"change", "mark"} == {"item", "rule", "score", "matched"}
 
     code, out, _ = cli(run_cli, settings, "rules", "test", "--stored")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["ITEM", "FEED", "RULE", "SCORE", "CHANGE", "TITLE"]
+    assert lines[0].split() == ["ITEM", "FEED", "RULE", "SCORE", "CHANGE", "MARK", "TITLE"]
     summary = {
-        line.split()[0]: line.split()[1:] for line in lines if line.split()[:1] in (["putin"], ["total"])
+        line.split()[0]: line.split()[1:5] for line in lines if line.split()[:1] in (["putin"], ["total"])
     }
     assert summary["putin"] == ["2", "2", "1", "1"]  # matches, recorded, new, lost
     assert summary["total"] == ["3", "3", "1", "1"]

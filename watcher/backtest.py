@@ -4,6 +4,10 @@ recorded for them. Pure: the items and the recorded hits come in, the difference
 Only the rules of the rule files tried take part in the difference: hits of a rule that is not
 in them are left out (trying one new rule file does not show every other rule's hits as lost);
 a rule that is in them but disabled loses all its hits.
+
+Hits the user marked (``hits mark ID good|bad``) give each rule a precision: the share of its
+marked hits that are good, as recorded, and as the rules tried would keep them. Marked hits come
+first in the rows, as the ones whose change is known to be a gain or a loss.
 """
 
 from collections.abc import Collection, Iterable, Mapping
@@ -12,7 +16,7 @@ from typing import Literal
 
 from watcher.items import FeedRef
 from watcher.matcher import Matcher
-from watcher.records import RecordedHit, StoredItem
+from watcher.records import Mark, RecordedHit, StoredItem
 
 Change = Literal["new", "lost"]
 
@@ -30,6 +34,7 @@ class BacktestRow:
     score: int
     terms: tuple[str, ...]
     change: Change | None
+    mark: Mark | None = None  # the user's judgement of the recorded hit
 
 
 @dataclass
@@ -41,6 +46,21 @@ class RuleDifference:
     recorded: int = 0  # hits recorded
     new: int = 0
     lost: int = 0
+    good: int = 0  # recorded hits marked good
+    bad: int = 0  # recorded hits marked bad
+    lost_good: int = 0  # of those, the ones the rules tried would lose
+    lost_bad: int = 0
+
+    @property
+    def precision(self) -> float | None:
+        """The share of the marked hits that are good, as recorded (None: none marked)."""
+        return self.good / (self.good + self.bad) if self.good + self.bad else None
+
+    @property
+    def precision_now(self) -> float | None:
+        """The same share among the marked hits the rules tried would keep."""
+        good, bad = self.good - self.lost_good, self.bad - self.lost_bad
+        return good / (good + bad) if good + bad else None
 
 
 @dataclass
@@ -59,6 +79,10 @@ class Backtest:
             total.recorded += counts.recorded
             total.new += counts.new
             total.lost += counts.lost
+            total.good += counts.good
+            total.bad += counts.bad
+            total.lost_good += counts.lost_good
+            total.lost_bad += counts.lost_bad
         return total
 
 
@@ -88,10 +112,14 @@ def backtest(
         for match in matcher.match(stored.item, feed):
             counts = result.rules.setdefault(match.rule_id, RuleDifference(match.rule_id))
             counts.matches += 1
-            change: Change | None = None if was.pop(match.rule_id, None) is not None else "new"
+            kept = was.pop(match.rule_id, None)
+            change: Change | None = None if kept is not None else "new"
             counts.new += change == "new"
+            mark = kept.mark if kept is not None else None
             result.rows.append(
-                BacktestRow(stored.id, feed.name, title, match.rule_id, match.score, match.terms, change)
+                BacktestRow(
+                    stored.id, feed.name, title, match.rule_id, match.score, match.terms, change, mark
+                )
             )
         for hit in was.values():
             result.rows.append(_lost(hit, feed.name, title))
@@ -99,12 +127,20 @@ def backtest(
         result.rows.extend(_lost(hit, "", "") for hit in hits)
     for hit in recorded.values():
         if hit.rule in wanted:
-            result.rules[hit.rule].recorded += 1
+            counts = result.rules[hit.rule]
+            counts.recorded += 1
+            counts.good += hit.mark == "good"
+            counts.bad += hit.mark == "bad"
     for row in result.rows:
         if row.change == "lost":
-            result.rules[row.rule].lost += 1
+            counts = result.rules[row.rule]
+            counts.lost += 1
+            counts.lost_good += row.mark == "good"
+            counts.lost_bad += row.mark == "bad"
+    # Marked first (their change is a known gain or loss), then as before: by item.
+    result.rows.sort(key=lambda row: row.mark is None)
     return result
 
 
 def _lost(hit: RecordedHit, feed: str, title: str) -> BacktestRow:
-    return BacktestRow(hit.item, feed, title, hit.rule, hit.score, hit.terms, "lost")
+    return BacktestRow(hit.item, feed, title, hit.rule, hit.score, hit.terms, "lost", hit.mark)

@@ -13,6 +13,8 @@ from typing import Final, Literal, get_args
 from watcher.items import Item
 
 Outcome = Literal["ok", "not_modified", "gone", "error"]  # of a poll: fetch, then store
+Mark = Literal["good", "bad"]  # a user's judgement of a hit: relevance feedback
+MARKS: Final[tuple[Mark, ...]] = get_args(Mark)
 OUTCOMES: Final = frozenset(get_args(Outcome))
 # pending: not tried yet; failed: tried, to retry at next_attempt; dead: given up; sent: delivered.
 DELIVERY_STATES: Final = ("pending", "failed", "dead", "sent")
@@ -99,6 +101,7 @@ class StoredHit:
     terms: tuple[str, ...]
     hits: tuple[TermHit, ...]
     created_at: datetime
+    mark: Mark | None = None  # the user's judgement (``hits mark``)
 
 
 @dataclass(frozen=True)
@@ -200,12 +203,14 @@ class StorySummary:
 
 @dataclass(frozen=True)
 class RecordedHit:
-    """A stored hit as a backtest compares it: which rule hit which item, with what."""
+    """A stored hit as a backtest compares it: which rule hit which item, with what, and the
+    user's judgement of it."""
 
     item: int
     rule: str
     score: int
     terms: tuple[str, ...]
+    mark: Mark | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from watcher.rules import RuleSet
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
 def backtest_stored(
     app: App, ruleset: "RuleSet", matcher: "Matcher", *, since: str, until: str | None, as_json: bool
 ) -> None:
@@ -35,18 +39,39 @@ def backtest_stored(
             record["matched"] = list(row.terms)
             if row.change is not None:
                 record["change"] = row.change
+            if row.mark is not None:
+                record["mark"] = row.mark
             echo_json(record)
         return
     table = [
-        (str(r.item), r.feed, r.rule, str(r.score), r.change or "", shorten(r.title, TITLE_WIDTH))
+        (
+            str(r.item),
+            r.feed,
+            r.rule,
+            str(r.score),
+            r.change or "",
+            r.mark or "",
+            shorten(r.title, TITLE_WIDTH),
+        )
         for r in result.rows
     ]
-    print_table(("ITEM", "FEED", "RULE", "SCORE", "CHANGE", "TITLE"), table)
+    print_table(("ITEM", "FEED", "RULE", "SCORE", "CHANGE", "MARK", "TITLE"), table)
     if table:
         click.echo()
     counts = [*result.rules.values(), result.total()]
-    summary = [(c.rule, str(c.matches), str(c.recorded), str(c.new), str(c.lost)) for c in counts]
-    print_table(("RULE", "MATCHES", "RECORDED", "NEW", "LOST"), summary)
+    summary = [
+        (
+            c.rule,
+            str(c.matches),
+            str(c.recorded),
+            str(c.new),
+            str(c.lost),
+            f"{c.good}/{c.bad}",
+            f"{_share(c.precision)} -> {_share(c.precision_now)}",
+        )
+        for c in counts
+    ]
+    print_table(("RULE", "MATCHES", "RECORDED", "NEW", "LOST", "GOOD/BAD", "PRECISION (marked)"), summary)
     total = result.total()
     click.echo(
         f"{count(result.items, 'item')} fetched {when(start)} .. {when(end)}: "

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from watcher.cli._context import App, Group, pass_app
+from watcher.cli._context import App, Group, now, pass_app
 from watcher.cli._output import TITLE_WIDTH, column_widths, echo_json, shorten, table_lines, table_row
 from watcher.cli._window import optional_window
 from watcher.display import count, when
@@ -207,6 +207,8 @@ def hits_show(app: App, hit_id: int) -> None:
     if item.link:
         click.echo(item.link)
     click.echo(f"matched: {', '.join(hit.terms)}")
+    if hit.mark is not None:
+        click.echo(f"marked: {hit.mark}")
     if snippet:
         click.echo(snippet)
     click.echo()
@@ -259,3 +261,18 @@ def _highlighted(detail: "HitDetail") -> tuple[str, str | None]:
     )
     bold = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     return highlighted_text(entry, _BOLD) if bold else highlighted_text(entry)
+
+
+@hits_group.command("mark")
+@click.argument("hit_id", metavar="ID", type=int)
+@click.argument("judgement", type=click.Choice(["good", "bad", "clear"]))
+@pass_app
+def hits_mark(app: App, hit_id: int, judgement: str) -> None:
+    """Mark hit ID good (you wanted it) or bad (you did not), or clear the mark: `rules backtest`
+    reports each rule's precision from the marks, and the marked hits an edit would add or lose."""
+    from watcher.records import MARKS
+
+    mark = next((m for m in MARKS if m == judgement), None)  # "clear": None
+    if not app.store.mark_hit(hit_id, mark, now()):
+        raise click.BadParameter(f"no hit {hit_id} (`summit-watch hits` lists them)", param_hint="ID")
+    click.echo(f"hit {hit_id}: {'mark cleared' if mark is None else f'marked {mark}'}")

@@ -235,6 +235,30 @@ def _entries_found(match: "Match") -> str:
     return "; ".join(parts)
 
 
+@rules_group.command("backtest")
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(path_type=Path),
+    help="Rule file or directory to try (default: the settings file's rules).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line per match or lost hit.")
+@click.option("--since", metavar="WHEN", default="30d", show_default=True, help="Items fetched since WHEN.")
+@click.option("--until", metavar="WHEN", help="Items fetched before WHEN (default now).")
+@pass_app
+def rules_backtest(app: App, rules_path: Path | None, as_json: bool, since: str, until: str | None) -> None:
+    """Run the rules (edited ones, say) over the stored items and compare with the recorded hits:
+    the hits they would add (new) and remove (lost), the ones you marked good or bad first, and
+    each rule's precision from your marks (`hits mark`), as recorded and as the rules would keep
+    them. The same as `rules test --stored`."""
+    from watcher.cli.backtest import backtest_stored
+    from watcher.matcher import Matcher
+    from watcher.rules import load_rules
+
+    ruleset = load_rules(rules_path or app.default_rules())
+    backtest_stored(app, ruleset, Matcher(ruleset), since=since, until=until, as_json=as_json)
+
+
 @rules_group.command("show")
 @click.argument("rule_id", metavar="ID")
 @click.option(

@@ -6,13 +6,13 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any, Final, Literal
 
-from sqlalchemy import Connection, Row, bindparam, exists, func, literal_column, or_, text
+from sqlalchemy import Connection, Row, bindparam, exists, func, literal_column, or_, text, update
 from sqlalchemy import select as core_select
 from sqlmodel import select
 
 from watcher.history import period_bounds
 from watcher.items import FeedRef
-from watcher.records import HitDetail, HitQuery, HitRecord, RecordedHit, StoredItem, StorySummary
+from watcher.records import HitDetail, HitQuery, HitRecord, Mark, RecordedHit, StoredItem, StorySummary
 from watcher.store._base import StoreBase, _check_aware
 from watcher.store._tables import _DELIVERY, _FEED, _HIT, _ITEM, _deliveries, _stored_hit, _stored_item
 
@@ -225,16 +225,23 @@ class HistoryMixin(StoreBase):
         _check_aware(since, "since")
         _check_aware(until, "until")
         query = (
-            select(_HIT.c.item_id, _HIT.c.rule_id, _HIT.c.score, _HIT.c.terms)
+            core_select(_HIT.c.item_id, _HIT.c.rule_id, _HIT.c.score, _HIT.c.terms, _HIT.c.mark)
             .join(_ITEM, _ITEM.c.id == _HIT.c.item_id)
             .where(_ITEM.c.fetched_at >= since, _ITEM.c.fetched_at < until)
         )
         with self._errors(), self._engine.connect() as connection:
             streaming = connection.execution_options(stream_results=True, yield_per=_BATCH)
             return {
-                (item, rule): RecordedHit(item, rule, score, tuple(terms))
-                for item, rule, score, terms in streaming.execute(query)
+                (item, rule): RecordedHit(item, rule, score, tuple(terms), mark)
+                for item, rule, score, terms, mark in streaming.execute(query)
             }
+
+    def mark_hit(self, id: int, mark: Mark | None, now: datetime) -> bool:
+        """Store the user's judgement of hit ``id`` (None clears it); False when there is no such hit."""
+        _check_aware(now, "now")
+        values = {"mark": mark, "marked_at": now if mark is not None else None}
+        with self._errors(), self._engine.begin() as connection:
+            return connection.execute(update(_HIT).where(_HIT.c.id == id).values(**values)).rowcount == 1
 
 
 def _hit_conditions(

@@ -104,6 +104,9 @@ class _HitRow(_Row, table=True):
     # The alert carrying the hit; None while pending. A hit on a story that already alerted for
     # its rule joins that alert (history only: nothing is sent again).
     alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
+    # The user's judgement (``hits mark``): good or bad, None when not marked.
+    mark: str | None = Field(default=None, max_length=4)
+    marked_at: datetime | None = None
 
 
 class _AlertRow(_Row, table=True):
@@ -167,6 +170,7 @@ def _stored_hit(row: Mapping[Any, Any]) -> StoredHit:
         terms=tuple(row["terms"]),
         hits=tuple(TermHit(**term_hit) for term_hit in row["hits"]),
         created_at=row["created_at"],
+        mark=row.get("mark"),
     )
 
 
