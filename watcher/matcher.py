@@ -885,8 +885,16 @@ class Matcher:
             if any(self._find(rule, x.terms, x.where, scans, budget) for x in block.none):
                 continue
             base = [self._own_occurrences(rule, entry, scans, budget) for entry in block.all]
-            counted = [self._counted(e, own, base, scans) for e, own in zip(block.all, base, strict=True)]
-            failed = [i for i, occurrences in enumerate(counted) if not occurrences]
+            # An entry that is only missing its near entry is not a second failure: that one is.
+            failed = [
+                i
+                for i, (entry, own) in enumerate(zip(block.all, base, strict=True))
+                if not own
+                or (
+                    not self._counted(entry, own, base, scans)
+                    and (entry.near is None or bool(base[entry.near]))
+                )
+            ]
             any_missing = bool(block.any) and not self._find(rule, block.any, "text", scans, budget)
             if len(failed) + any_missing != 1:
                 continue
