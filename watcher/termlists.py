@@ -72,7 +72,7 @@ def load_lists(
     for resource in sorted(shipped.iterdir() if bundled else (), key=lambda r: r.name):
         if resource.name.endswith(_SUFFIXES):
             with as_file(resource) as path:
-                for found in _read(load_yaml(path), check_term, bundled=True, problems=problems):
+                for found in _read(_load_bundled(path), check_term, bundled=True, problems=problems):
                     lists[found.name] = found
     if directory is not None and directory.is_dir():
         mine: dict[str, TermList] = {}
@@ -89,6 +89,15 @@ def load_lists(
     for name in lists:
         _expand(name, lists, expanded, (), problems)
     return TermLists(lists, expanded), problems
+
+
+def _load_bundled(path: Path) -> YamlDocument:
+    """A list file of the package: parsed by libyaml when it is there, ten times faster than the
+    line-tracking loader of users' files (the package's own files need no line numbers)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return YamlDocument(path, yaml.load(path.read_text(encoding="utf-8"), Loader=loader), {}, [])
 
 
 def _read(
