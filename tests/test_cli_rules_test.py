@@ -5,6 +5,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import RULES, RunCli, WriteFile
@@ -44,7 +45,7 @@ def test_seeds_match_the_expected_rules(run_cli: RunCli, seeds: list[Path]) -> N
     }
     assert len(records) == 6, "one line per (item, rule) match"
     for record in records:
-        assert set(record) == {"item", "rule", "score", "matched"}
+        assert set(record) == {"item", "rule", "score", "matched", "entries"}
         assert isinstance(record["score"], int)
         assert 0 <= record["score"] <= 100
         assert isinstance(record["matched"], list)
@@ -66,10 +67,19 @@ def test_human_output_is_a_table(run_cli: RunCli, seeds: list[Path]) -> None:
     result = run_cli("rules", "test", "--rules", RULES, *seeds)
     assert result.exit_code == 0
     header, *lines = result.stdout.splitlines()
-    assert header.split() == ["ITEM", "RULE", "SCORE", "MATCHED"]
+    assert header.split()[:4] == ["ITEM", "RULE", "SCORE", "MATCHED"]
     rows = [line.split(maxsplit=3) for line in lines if line.split()[0] in {seed.name for seed in seeds}]
+
+    def found(record: dict[str, Any]) -> str:
+        """Each entry: its name, the texts it matched, the fields."""
+        return "; ".join(
+            f"{e['entry']}: {', '.join(dict.fromkeys(' '.join(h['text'].split()) for h in e['hits']))} "
+            f"({', '.join(dict.fromkeys(h['field'] for h in e['hits']))})"
+            for e in record["entries"]
+        )
+
     assert sorted(rows) == sorted(
-        [str(r["item"]), str(r["rule"]), str(r["score"]), ", ".join(map(str, r["matched"]))] for r in as_json
+        [str(r["item"]), str(r["rule"]), str(r["score"]), found(r)] for r in as_json
     )
     assert len(lines) == len(rows) + 1
     assert lines[-1] == "2 items, 2 matched, 6 matches"

@@ -259,10 +259,11 @@ def _term_kind(value: object) -> str:
     return "labelled" if isinstance(value, dict | LabelledTerm) else "plain"
 
 
-def _check_within_words(value: int | str) -> int | str:
-    if isinstance(value, int) and not 1 <= value <= 200:
-        raise ValueError("must be a number of words from 1 to 200, or sentence")
-    return value
+def _within_words(value: object) -> object:
+    """A number of words from 1 to 200, or ``sentence``: one message for anything else."""
+    if value == "sentence" or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 200):
+        return value
+    raise ValueError("must be a number of words from 1 to 200, or sentence")
 
 
 Term = Annotated[str, Field(min_length=1), AfterValidator(check_term)]
@@ -276,7 +277,7 @@ Fuzziness = Annotated[
 Within = Annotated[
     int | Literal["sentence"],
     Field(description="Words between the two terms at most (1-200), or sentence: in one sentence."),
-    AfterValidator(_check_within_words),
+    BeforeValidator(_within_words),
 ]
 
 
@@ -362,7 +363,10 @@ def _exclusion(value: object) -> object:
 
 
 def _entry(value: object) -> object:
-    return value if isinstance(value, dict | Entry) else {"terms": value}
+    """A term, a labelled term or a list of them is an entry of those terms."""
+    if isinstance(value, Entry) or (isinstance(value, dict) and "term" not in value):
+        return value
+    return {"terms": value}
 
 
 EntryValue = Annotated[Entry, BeforeValidator(_entry)]
@@ -509,8 +513,16 @@ def _shorthands(defs: dict[str, Any]) -> None:
         "anyOf": [*term["anyOf"], {"type": "array", "items": term, "minItems": 1}, {"$ref": "#/$defs/Entry"}]
     }
     exclusion = {"anyOf": [*term["anyOf"], {"$ref": "#/$defs/Exclusion"}]}
+    within = {
+        "description": defs["Entry"]["properties"]["within"].get("description", ""),
+        "anyOf": [{"type": "integer", "minimum": 1, "maximum": 200}, {"const": "sentence"}],
+        "default": DEFAULT_WITHIN,
+    }
     for model in ("Entry", "Exclusion"):
-        defs[model]["properties"]["terms"] = {**defs[model]["properties"]["terms"], **one_or_many(term)}
+        properties = defs[model]["properties"]
+        description = properties["terms"].get("description")
+        properties["terms"] = {**({"description": description} if description else {}), **one_or_many(term)}
+        properties["within"] = within
     block = defs["MatchSpec"]["properties"]
     block["all"] = {"description": block["all"]["description"], **one_or_many(entry)}
     block["any"] = {"description": block["any"]["description"], **one_or_many(term)}
@@ -632,7 +644,10 @@ def expand_lists(rule: Rule, lists: TermLists) -> Rule:
     blocks = tuple(
         block.model_copy(
             update={
-                "all": tuple(e.model_copy(update={"terms": terms(e.terms)}) for e in block.all),
+                # The entry keeps the name it has as written: "@india", not the list's first term.
+                "all": tuple(
+                    e.model_copy(update={"terms": terms(e.terms), "label": e.name}) for e in block.all
+                ),
                 "any": terms(block.any),
                 "none": tuple(x.model_copy(update={"terms": terms(x.terms)}) for x in block.none),
             }
@@ -659,7 +674,8 @@ def _strings(value: object, loc: tuple[str | int, ...]) -> Iterator[tuple[tuple[
         yield loc, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _strings(item, (*loc, key))
+            if key != "label":  # a label is a name, whatever it looks like
+                yield from _strings(item, (*loc, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _strings(item, (*loc, index))

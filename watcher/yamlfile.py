@@ -178,12 +178,17 @@ def _keys_at(model: type[BaseModel], loc: Loc) -> list[str]:
     for part in loc:
         if isinstance(part, int):
             continue
-        field = current.model_fields.get(str(part))
+        field = _keys(current).get(str(part))
         nested = _model_in(field.annotation) if field else None
         if nested is None:
             return []
         current = nested
-    return sorted(current.model_fields)
+    return sorted(_keys(current))
+
+
+def _keys(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's fields by the key a file writes for them (its alias: ``in`` for ``in_``)."""
+    return {field.alias or name: field for name, field in model.model_fields.items()}
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
