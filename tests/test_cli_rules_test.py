@@ -12,7 +12,8 @@ from conftest import RULES, RunCli, WriteFile
 
 from watcher.inputs import read_items
 
-ALL_EXAMPLE_RULES = {
+# The example rules the second seed matches: every one but modi-visit-russia (no visit to Russia in it).
+SECOND_SEED_RULES = {
     "putin-visit-india",
     "lavrov-visit-india",
     "modi-putin-call",
@@ -41,7 +42,7 @@ def test_seeds_match_the_expected_rules(run_cli: RunCli, seeds: list[Path]) -> N
     records = json_lines(result.stdout)
     assert matched_rules(records) == {
         seeds[0].name: {"putin-visit-india", "modi-putin-call"},
-        seeds[1].name: ALL_EXAMPLE_RULES,
+        seeds[1].name: SECOND_SEED_RULES,
     }
     assert len(records) == 6, "one line per (item, rule) match"
     for record in records:
@@ -56,7 +57,7 @@ def test_seeds_match_the_expected_rules(run_cli: RunCli, seeds: list[Path]) -> N
 def test_seed_matches_name_the_rule_terms(run_cli: RunCli, seeds: list[Path]) -> None:
     records = json_lines(run_cli("rules", "test", "--rules", RULES, "--json", seeds[1]).stdout)
     by_rule = {record["rule"]: record for record in records}
-    assert {"Putin", "India", "summit"} <= set(by_rule["putin-visit-india"]["matched"])
+    assert {"Putin", "India", "annual summit"} <= set(by_rule["putin-visit-india"]["matched"])
     assert {"Lavrov", "New Delhi"} <= set(by_rule["lavrov-visit-india"]["matched"])
     assert {"Modi", "Putin"} <= set(by_rule["modi-putin-call"]["matched"])
     assert "IRIGC" in by_rule["india-russia-defence-commission"]["matched"]

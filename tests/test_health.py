@@ -414,7 +414,7 @@ def test_status_command_shows_a_failing_feed_and_exits_1(polled: Poller, run_cli
     assert re.fullmatch(r"hits: 0 since \S+", lines[3])  # the hit (at T0) is older than a day by now
     assert lines[4:] == [
         "deliveries: 0 pending, 0 failed, 0 dead, 0 sent",
-        "rules: 4 loaded, 4 enabled",
+        "rules: 5 loaded, 5 enabled",
         "needs attention: 1 failing feed",
     ]
 
@@ -436,7 +436,7 @@ def test_status_command_shows_a_failing_feed_and_exits_1(polled: Poller, run_cli
     assert failing["error"].startswith("HTTP 500")
     assert data["hits"]["count"] == 0
     assert data["deliveries"] == {"pending": 0, "failed": 0, "dead": 0, "sent": 0}
-    assert data["rules"] == {"loaded": 4, "enabled": 4, "errors": []}
+    assert data["rules"] == {"loaded": 5, "enabled": 5, "errors": []}
 
 
 def test_status_is_0_when_all_is_well_and_1_for_a_dead_delivery(

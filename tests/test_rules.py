@@ -355,7 +355,7 @@ def test_example_rules_are_valid(run_cli: RunCli) -> None:
     result = run_cli("rules", "check", RULES)
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
-    assert "4 rules in 4 files: valid" in result.stdout
+    assert "5 rules in 5 files: valid" in result.stdout
 
 
 def test_rules_check_defaults_to_the_rules_directory(
@@ -364,7 +364,7 @@ def test_rules_check_defaults_to_the_rules_directory(
     monkeypatch.chdir(RULES.parent)
     result = run_cli("rules", "check")
     assert result.exit_code == 0, result.stderr
-    assert "4 rules" in result.stdout
+    assert "5 rules" in result.stdout
 
 
 def test_id_defaults_to_the_file_stem(write_rule: WriteFile) -> None:

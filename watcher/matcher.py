@@ -826,12 +826,9 @@ class Matcher:
             if not occurrences:
                 return None
             base.append(occurrences)
-        entries = []
-        for entry, own in zip(block.all, base, strict=True):
-            occurrences = self._counted(entry, own, base, scans)
-            if not occurrences:
-                return None
-            entries.append(occurrences)
+        entries = self._all_counted(block, base, scans)
+        if not all(entries):
+            return None
         any_found = self._find(rule, block.any, "text", scans, budget) if block.any else []
         if block.any and not any_found:
             return None
@@ -851,20 +848,28 @@ class Matcher:
             ]
         return occurrences
 
-    def _counted(
-        self,
-        entry: _Entry,
-        own: list[_Occurrence],
-        base: list[list[_Occurrence]],
-        scans: dict[str, _FieldScan],
-    ) -> list[_Occurrence]:
-        """The occurrences that satisfy the entry: near its ``near`` entry's, ``at_least`` terms
-        of them ([] when they do not)."""
-        occurrences = own
-        if entry.near is not None:
-            others = base[entry.near]
-            occurrences = [o for o in own if any(self._near(o, p, entry.within, scans) for p in others)]
-        return occurrences if len({o.term.term for o in occurrences}) >= entry.at_least else []
+    def _all_counted(
+        self, block: _Block, base: list[list[_Occurrence]], scans: dict[str, _FieldScan]
+    ) -> list[list[_Occurrence]]:
+        """Each entry's occurrences that satisfy it: near the occurrences of its ``near`` entry
+        that count themselves (so a chain A near B near C holds all along), ``at_least`` terms
+        of them ([] when they do not). Entries near each other in a circle settle in a few rounds."""
+        counted = list(base)
+        for _ in range(len(block.all)):
+            changed = False
+            for i, entry in enumerate(block.all):
+                if entry.near is None:
+                    continue
+                anchors = counted[entry.near]
+                kept = [o for o in counted[i] if any(self._near(o, p, entry.within, scans) for p in anchors)]
+                if len(kept) != len(counted[i]):
+                    counted[i], changed = kept, True
+            if not changed:
+                break
+        return [
+            occurrences if len({o.term.term for o in occurrences}) >= entry.at_least else []
+            for entry, occurrences in zip(block.all, counted, strict=True)
+        ]
 
     # -- helping to write rules --------------------------------------------------------------
 
@@ -885,15 +890,12 @@ class Matcher:
             if any(self._find(rule, x.terms, x.where, scans, budget) for x in block.none):
                 continue
             base = [self._own_occurrences(rule, entry, scans, budget) for entry in block.all]
+            counted = self._all_counted(block, base, scans)
             # An entry that is only missing its near entry is not a second failure: that one is.
             failed = [
                 i
                 for i, (entry, own) in enumerate(zip(block.all, base, strict=True))
-                if not own
-                or (
-                    not self._counted(entry, own, base, scans)
-                    and (entry.near is None or bool(base[entry.near]))
-                )
+                if not own or (not counted[i] and (entry.near is None or bool(base[entry.near])))
             ]
             any_missing = bool(block.any) and not self._find(rule, block.any, "text", scans, budget)
             if len(failed) + any_missing != 1:
