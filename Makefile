@@ -1,7 +1,8 @@
 # summit-watch: the README's two commands are `make run` and `make test`.
 #
 #   make run     create .venv if needed, install the package, run the daemon on the bundled example
-#                (examples/summit-watch.yaml: SQLite in .run/, local feeds from the seeds; Ctrl-C stops)
+#                (examples/summit-watch.yaml: SQLite in .run/, the demo feeds in examples/feeds/;
+#                Ctrl-C stops). ./summit-watch.yaml, a link to it, lets `summit-watch hits` find it.
 #   make test    create .venv if needed, install with the test extras, then lint, type-check, test
 #   make test-fast  the unit tests only (the pure core and the CLI in-process): seconds, while working
 #   make lint    ruff check, ruff format --check, mypy, lint-imports (the layer contracts in pyproject.toml)
@@ -9,13 +10,12 @@
 #                (bench_soak.py, hours long, is run by hand)
 #   make clean   remove .venv and every cache
 #
-# Variables: PYTHON (interpreter that creates the venv), SEEDS (seed articles for `make run`),
-# EXAMPLE_CONFIG (settings file of `make run`), PYTEST_ARGS and BENCH_ARGS (extra arguments).
+# Variables: PYTHON (interpreter that creates the venv), EXAMPLE_CONFIG (settings file of
+# `make run`), PYTEST_ARGS and BENCH_ARGS (extra arguments).
 # The package is reinstalled only when pyproject.toml changes (stamp files inside .venv).
 
 PYTHON ?= python3
 VENV ?= .venv
-SEEDS ?= ../shared/seeds
 EXAMPLE_CONFIG ?= examples/summit-watch.yaml
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
@@ -31,12 +31,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: run test test-fast lint bench clean
 
 run: $(RUN_STAMP)
-	@seeds='$(wildcard $(SEEDS)/*.txt)'; \
-	if [ -z "$$seeds" ]; then \
-		echo "make run: no seed articles ($(SEEDS)/*.txt): clone with shared/ beside the repo, or set SEEDS=DIR" >&2; \
-		exit 2; \
+	@if [ ! -e summit-watch.yaml ] && [ "$(EXAMPLE_CONFIG)" = examples/summit-watch.yaml ]; then \
+		ln -s examples/summit-watch.yaml summit-watch.yaml; \
+		echo "make run: ./summit-watch.yaml links to examples/summit-watch.yaml: run summit-watch hits, status... from here"; \
 	fi
-	$(BIN)/python scripts/sample_feeds.py $(SEEDS) .run
 	$(BIN)/summit-watch --config $(EXAMPLE_CONFIG) run
 
 test: lint

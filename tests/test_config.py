@@ -40,7 +40,7 @@ def test_a_valid_file_loads_with_defaults_and_paths_relative_to_it(
 def test_an_empty_file_is_all_defaults(tmp_path: Path) -> None:
     config = load_config(write_file(tmp_path, "c.yaml", ""))
     assert config.feeds == ()
-    assert config.rules == tmp_path / "rules"
+    assert config.rules.resolve() == (tmp_path / "rules").resolve()
     assert config.database == f"sqlite:///{tmp_path / 'summit-watch.db'}"
 
 
@@ -122,9 +122,13 @@ def test_every_error_is_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--config, $SUMMIT_WATCH_CONFIG, ./summit-watch.yaml, $XDG_CONFIG_HOME/summit-watch/config.yaml."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SUMMIT_WATCH_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     local = write_file(tmp_path, "summit-watch.yaml", "")
+    (tmp_path / "xdg" / "summit-watch").mkdir(parents=True)
+    user = write_file(tmp_path / "xdg" / "summit-watch", "config.yaml", "")
     from_env = write_file(tmp_path, "env.yaml", "")
     explicit = write_file(tmp_path, "explicit.yaml", "")
     assert find_config() == Path("summit-watch.yaml")
@@ -133,9 +137,43 @@ def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert find_config(explicit) == explicit
     local.unlink()
     monkeypatch.delenv("SUMMIT_WATCH_CONFIG")
+    assert find_config() == user
+    user.unlink()
     if not Path("/etc/summit-watch/config.yaml").exists():
-        with pytest.raises(ConfigError, match="no settings file found"):
+        with pytest.raises(ConfigError) as raised:
             find_config()
+        message = str(raised.value)
+        assert "no settings file found" in message
+        assert str(tmp_path / "xdg" / "summit-watch" / "config.yaml") in message, "each place looked at"
+        assert "--config FILE or SUMMIT_WATCH_CONFIG=FILE" in message, "and how to point at one"
+
+
+def test_a_linked_settings_file_reads_paths_relative_to_where_it_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` links ./summit-watch.yaml to examples/summit-watch.yaml, whose paths are relative
+    to examples/."""
+    (tmp_path / "examples").mkdir()
+    write_file(tmp_path / "examples", "s.yaml", "database: sqlite:///../.run/w.db\nrules: ../rules\n")
+    (tmp_path / "summit-watch.yaml").symlink_to("examples/s.yaml")
+    config = load_config(tmp_path / "summit-watch.yaml")
+    assert config.rules.resolve() == (tmp_path / "rules").resolve()
+    assert config.database == f"sqlite:///{tmp_path / '.run' / 'w.db'}"
+
+
+def test_config_path_names_the_file_in_use(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SUMMIT_WATCH_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    settings = write_file(tmp_path, "summit-watch.yaml", "")
+    result = run_cli("config", "path")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == f"{settings.resolve()}  (found in the search path)"
+    result = run_cli("--config", tmp_path / "missing.yaml", "config", "path")
+    assert result.exit_code == 2
+    assert "(no such file)" in result.stdout
 
 
 def test_cli_reports_a_broken_settings_file_without_traceback(run_cli: RunCli, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from watcher.yamlfile import YamlDocument, field_name, load_yaml, validation_pro
 log = logging.getLogger(__name__)
 
 CONFIG_ENV = "SUMMIT_WATCH_CONFIG"
-SEARCH_PATH = (Path("summit-watch.yaml"), Path("/etc/summit-watch/config.yaml"))
+SYSTEM_CONFIG = Path("/etc/summit-watch/config.yaml")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _FEED_SCHEMES = ("http", "https", "file")
 DEFAULT_LISTEN = "127.0.0.1:9750"
@@ -148,17 +148,31 @@ class Config(StrictModel):
         return feed.interval or self.defaults.interval
 
 
+def search_path() -> tuple[Path, ...]:
+    """Where a settings file is looked for, after ``--config`` and $SUMMIT_WATCH_CONFIG: the
+    current directory, the user's configuration directory (XDG), the system's."""
+    user = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return (Path("summit-watch.yaml"), user / "summit-watch" / "config.yaml", SYSTEM_CONFIG)
+
+
 def find_config(explicit: Path | None = None) -> Path:
-    """The settings file: ``--config``, then $SUMMIT_WATCH_CONFIG, ./summit-watch.yaml, /etc/..."""
+    """The settings file: ``--config``, then $SUMMIT_WATCH_CONFIG, ./summit-watch.yaml,
+    $XDG_CONFIG_HOME/summit-watch/config.yaml, /etc/summit-watch/config.yaml."""
     if explicit is not None:
         return explicit
     if os.environ.get(CONFIG_ENV):
         return Path(os.environ[CONFIG_ENV])
-    for candidate in SEARCH_PATH:
+    places = search_path()
+    for candidate in places:
         if candidate.is_file():
             return candidate
-    places = ", ".join(["--config", f"${CONFIG_ENV}", *map(str, SEARCH_PATH)])
-    raise ConfigError([Problem(SEARCH_PATH[0], None, "", f"no settings file found (looked at {places})")])
+    looked = ", ".join(str(place) for place in places)
+    message = (
+        f"no settings file found (looked at --config, ${CONFIG_ENV}, {looked}); "
+        f"point at one with --config FILE or {CONFIG_ENV}=FILE "
+        "(the demo's is examples/summit-watch.yaml; `make run` links it as ./summit-watch.yaml)"
+    )
+    raise ConfigError([Problem(places[0], None, "", message)])
 
 
 def load_config(path: Path) -> Config:
@@ -186,7 +200,8 @@ def load_config(path: Path) -> Config:
     problems.extend(_check_targets(doc, config.targets, {problem.field for problem in problems}))
     if problems:
         raise ConfigError(problems)
-    return _resolve_paths(config, path.parent)
+    # Relative paths are relative to the file itself: through a link, to where it points.
+    return _resolve_paths(config, path.resolve().parent)
 
 
 def _interpolate(doc: YamlDocument, value: Any, loc: tuple[str | int, ...], problems: list[Problem]) -> Any:

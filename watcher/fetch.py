@@ -264,7 +264,9 @@ class Fetcher:
         path = Path(url2pathname(parts.path))
         got = await asyncio.to_thread(_read_file, path, request, self._limits.max_body)
         validators = (("etag", got.etag), ("last-modified", got.last_modified))
-        trace.headers = {name: value for name, value in validators if value}
+        # A file has no media type: it is read as the XML it is, not reported "malformed" for
+        # lacking a Content-Type (feedparser's complaint about servers that send none).
+        trace.headers = {"content-type": "application/xml"} | {k: v for k, v in validators if v}
         return got
 
 

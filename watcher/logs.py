@@ -67,3 +67,5 @@ def configure(level: int) -> None:
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # "job executed" lines at INFO
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request: 1,000 feeds, 1,000 lines
+    if level > logging.DEBUG:  # Alembic's INFO: a line per migration step ("Context impl", "Running upgrade")
+        logging.getLogger("alembic").setLevel(logging.WARNING)

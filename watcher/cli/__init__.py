@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from watcher.cli._context import App, Group
+from watcher.cli.config import config_group
 from watcher.cli.db import db_group
 from watcher.cli.feeds import feeds_group
 from watcher.cli.hits import hits_group
@@ -55,7 +56,8 @@ def _print_version(ctx: click.Context, _param: click.Parameter, asked: bool) -> 
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Settings file (default: $SUMMIT_WATCH_CONFIG, ./summit-watch.yaml, /etc/summit-watch/config.yaml).",
+    help="Settings file (default: $SUMMIT_WATCH_CONFIG, ./summit-watch.yaml, "
+    "$XDG_CONFIG_HOME/summit-watch/config.yaml, /etc/summit-watch/config.yaml).",
 )
 @click.option("-v", "--verbose", count=True, help="Log more (-v: info, -vv: debug).")
 @click.pass_context
@@ -84,6 +86,7 @@ for _command in (
     stories_command,
     stats_command,
     db_group,
+    config_group,
 ):
     cli.add_command(_command)
 
