@@ -24,6 +24,15 @@ _ALLOWED_KEYS = (
 # (file name, content, expected stderr lines with {path} for the file's path)
 INVALID_FILES = [
     pytest.param(
+        "enabled-no.yaml",
+        """\
+        match: {all: [Putin]}
+        enabled: no
+        """,
+        ["{path}:2: enabled: expected true or false"],
+        id="enabled-no-is-not-false",
+    ),
+    pytest.param(
         "unknown.yaml",
         """\
         match:

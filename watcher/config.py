@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from watcher.errors import ConfigError, Problem
-from watcher.schema import ID_PATTERN, Duration, Names, StrictModel, Templates
+from watcher.schema import ID_PATTERN, Duration, Flag, Names, StrictModel, Templates
 from watcher.yamlfile import YamlDocument, field_name, load_yaml, validation_problems
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class HealthConfig(StrictModel):
     listen: Annotated[str, AfterValidator(_check_listen)] = Field(
         default=DEFAULT_LISTEN, description="host:port to listen on ([::1]:9750 for IPv6)."
     )
-    allow_remote: bool = Field(
+    allow_remote: Flag = Field(
         default=False,
         description="Allow a non-loopback listen address: the endpoint has no authentication.",
     )

@@ -29,6 +29,7 @@ from watcher.errors import Problem, RulesError
 from watcher.schema import (
     ID_PATTERN,
     Duration,
+    Flag,
     Names,
     StrictModel,
     Templates,
@@ -286,7 +287,7 @@ class LabelledTerm(StrictModel):
 
     term: Term
     label: Label | None = Field(default=None, description="Shown in rules test, hits and alerts.")
-    exact: bool = Field(default=False, description="This word or phrase only: no other forms, no typos.")
+    exact: Flag = Field(default=False, description="This word or phrase only: no other forms, no typos.")
 
     @property
     def text(self) -> str:
@@ -436,12 +437,12 @@ class Rule(StrictModel):
     id: Annotated[str, Field(pattern=ID_PATTERN, description="Stable identifier; defaults to the file stem.")]
     name: str | None = Field(default=None, description="Shown in alerts; defaults to the id.")
     description: str = ""
-    enabled: bool = True
+    enabled: Flag = True
     feeds: Names | None = Field(default=None, description="Feed names or tags to watch; default all feeds.")
     match: Blocks = Field(
         description="A block (all, any, none), or a list of blocks: the rule fires when any block does."
     )
-    topical: bool = Field(
+    topical: Flag = Field(
         default=True,
         description="Fire only when a term the rule matched is in the item's lead (its title and first "
         "words): an item that names the event only deep in a long text is not about it.",

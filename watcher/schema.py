@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     ValidationInfo,
     WithJsonSchema,
 )
@@ -66,6 +67,8 @@ Duration = Annotated[
 ]
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 Names = Annotated[tuple[str, ...], BeforeValidator(one_or_many), one_or_list({"type": "string"})]
+# true or false only: YAML 1.2 reads `no` and `off` as strings, and they must not pass as false.
+Flag = Annotated[bool, Strict()]
 
 
 # The placeholders each message template may use (``watcher.messages`` fills exactly these).
