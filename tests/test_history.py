@@ -428,9 +428,12 @@ def test_stories_filters(desk: Desk, settings: Path, args: list[str], expected: 
 
 
 def test_stories_empty_and_invalid(desk: Desk, settings: Path) -> None:
-    result = run(settings, "stories", "--rule", "nope")
+    result = run(settings, "stories", "--until", "2000-01-01")
     assert (result.exit_code, result.stdout) == (0, "no stories match these filters\n")
-    assert run(settings, "stories", "--rule", "nope", "--format", "json").stdout == "[]\n"
+    assert run(settings, "stories", "--until", "2000-01-01", "--format", "json").stdout == "[]\n"
+    unknown = run(settings, "stories", "--rule", "nope")
+    assert unknown.exit_code == 2, "an unknown rule is a mistake, not an empty result"
+    assert "no rule 'nope'" in unknown.stderr
     bad = run(settings, "stories", "--since", "3x")
     assert bad.exit_code == 2
     assert bad.stderr.splitlines()[-1] == f"Error: {SINCE_ERROR}"

@@ -5,9 +5,10 @@ an explicit ``id``, so reordering a file never renames a rule's hit history). Lo
 a directory reports every error at once, each as ``path:line: field: message``.
 """
 
+import difflib
 import importlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import time
 from functools import cache
@@ -543,6 +544,7 @@ class LoadedRule:
     rule: Rule
     path: Path
     line: int | None
+    notify_line: int | None = None  # where its `notify:` is, to point at an unknown target
 
 
 @dataclass(frozen=True)
@@ -585,9 +587,10 @@ def watched_files(path: Path) -> list[Path]:
     return found
 
 
-def load_rules(path: Path) -> RuleSet:
+def load_rules(path: Path, targets: Collection[str] | None = None) -> RuleSet:
     """Load and validate every rule under ``path`` and the lists beside it (``lists/``), expand
-    each ``@name``; raise ``RulesError`` listing every problem."""
+    each ``@name``; with ``targets`` (the settings file's target names), check each rule's
+    ``notify``. Raise ``RulesError`` listing every problem."""
     if not path.exists():
         raise RulesError([Problem(path, None, "", "no such file or directory")])
     files = rule_files(path)
@@ -612,9 +615,31 @@ def load_rules(path: Path) -> RuleSet:
         if reference.name not in lists:
             message = f"unknown list @{reference.name}{lists.suggestion(reference.name)}"
             problems.append(Problem(reference.path, reference.line, reference.field, message))
+    if targets is not None:
+        problems.extend(_unknown_targets(loaded, targets))
     if problems:
         raise RulesError(problems)
     return RuleSet(tuple(replace(r, rule=expand_lists(r.rule, lists)) for r in loaded), lists)
+
+
+def _unknown_targets(loaded: Iterable[LoadedRule], targets: Collection[str]) -> list[Problem]:
+    """A ``notify:`` naming a target the settings file does not define: its alerts would fail
+    for 48 hours before anyone noticed."""
+    problems = []
+    for found in loaded:
+        for name in found.rule.notify or ():
+            if name in targets:
+                continue
+            close = difflib.get_close_matches(name, list(targets), n=1, cutoff=0.6)
+            if close:
+                hint = f"; did you mean {close[0]!r}?"
+            elif targets:
+                hint = f" (targets: {', '.join(sorted(targets))})"
+            else:
+                hint = " (the settings file defines no targets: alerts go to standard output)"
+            message = f"unknown target {name!r}{hint}"
+            problems.append(Problem(found.path, found.notify_line or found.line, "notify", message))
+    return problems
 
 
 @dataclass(frozen=True)
@@ -720,7 +745,7 @@ def _load_file(path: Path) -> tuple[list[LoadedRule], list[_DeclaredId], list[_R
         if isinstance(declared, str):
             ids.append(_DeclaredId(declared, path, doc.line_of((*loc, "id")) or doc.line_of(loc)))
         if rule is not None:
-            rules.append(LoadedRule(rule, path, doc.line_of(loc)))
+            rules.append(LoadedRule(rule, path, doc.line_of(loc), doc.line_of((*loc, "notify"))))
     return rules, ids, references, problems
 
 

@@ -82,6 +82,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _target_names(config: Config) -> list[str]:
+    return [target.name for target in config.targets]
+
+
 def _rules_signature(path: Path) -> tuple[tuple[str, int, int], ...]:
     """The rule and list files with their modification times and sizes: a change means "reload"."""
     found = []
@@ -146,7 +150,7 @@ class Service:
         """Run until SIGTERM or SIGINT; return the exit code: 0 after a clean stop, 1 after a bug in a job."""
         self._install_signal_handlers()  # before anything slow: an early SIGHUP must not kill us
         config = load_config(self._config_path)
-        rules = load_rules(config.rules)
+        rules = load_rules(config.rules, _target_names(config))
         lock = DatabaseLock(config.database)
         lock.acquire()
 
@@ -264,9 +268,6 @@ class Service:
 
     def _load(self, config: Config, rules: RuleSet, targets: dict[str, Target] | None = None) -> _Loaded:
         targets = targets if targets is not None else build_targets(config)
-        for rule in rules.enabled:
-            for name in sorted(set(rule.notify or ()) - set(targets)):
-                log.error("rule_unknown_target rule=%s target=%s (its alerts to it will fail)", rule.id, name)
         outbox = Outbox(self._store, rules, config, targets, clock=self._clock)
         matcher = Matcher(rules, on_regex_timeout=self._metrics.regex_timeout)
         return _Loaded(config, rules, matcher, targets, outbox, _rules_signature(config.rules))
@@ -286,7 +287,7 @@ class Service:
         if config.database != current.config.database:
             log.warning("config_database_changed (a new database takes effect after a restart)")
             config = config.model_copy(update={"database": current.config.database})
-        rules = self._read_rules(config.rules) or current.rules
+        rules = self._read_rules(config.rules, config) or current.rules
         self._loaded = self._load(config, rules)
         self._metrics.rules_loaded(len(rules.enabled))
         self._unsynced = config  # stored by the next reclaim job, which retries while the database is down
@@ -300,10 +301,11 @@ class Service:
             config.feeds, {f.name: config.interval(f) for f in config.feeds}, self._clock()
         )
 
-    def _read_rules(self, path: Path) -> RuleSet | None:
-        """The rules at ``path``, or None (every error logged) when they cannot be used."""
+    def _read_rules(self, path: Path, config: Config) -> RuleSet | None:
+        """The rules at ``path``, or None (every error logged) when they cannot be used (an unknown
+        ``notify`` target of ``config`` too)."""
         try:
-            rules = load_rules(path)
+            rules = load_rules(path, _target_names(config))
         except RulesError as e:
             for problem in e.problems:
                 log.error("rules_invalid %s (the running rules stay)", problem)
@@ -318,7 +320,7 @@ class Service:
         signature = _rules_signature(current.config.rules)
         if signature == current.rules_signature:
             return
-        rules = self._read_rules(current.config.rules)
+        rules = self._read_rules(current.config.rules, current.config)
         if rules is None:  # remember the broken state: its errors are logged once
             self._loaded = dataclasses.replace(current, rules_signature=signature)
             return

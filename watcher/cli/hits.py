@@ -113,6 +113,7 @@ def hits_group(
     )
     app = ctx.find_object(App)
     assert app is not None
+    app.check_rule_ids(rule_ids)
     found = app.store.hits(query)
     shown = itertools.islice(found, limit or None)
     shown_count = _echo_hit_table(shown) if fmt == "table" else _echo_hit_records(shown, tz, fmt)

@@ -40,7 +40,8 @@ def rules_check(app: App, path: Path | None) -> None:
     from watcher.rules import load_rules
 
     path = path or app.default_rules()
-    ruleset = load_rules(path)
+    settings = app.settings_if_any()  # with settings, each rule's `notify` names one of their targets
+    ruleset = load_rules(path, None if settings is None else [t.name for t in settings.targets])
     files = len({loaded.path for loaded in ruleset.rules})
     disabled = len(ruleset) - len(ruleset.enabled)
     note = f", {disabled} disabled" if disabled else ""

@@ -63,6 +63,7 @@ def stats_command(
     tz = zone(utc)
     start, end = window(since, until, tz)
     start = local_midnight(period_start(start.astimezone(tz).date(), by), tz)
+    app.check_rule_ids(rule_ids)
     found = app.store.hit_counts(start, end, rule_ids, by, tz)
     periods = [day for day, _, _ in period_bounds(start, end, by, tz)]
     shown = chart_rules(found, rule_ids)

@@ -43,6 +43,7 @@ def stories_command(
 
     tz = zone(utc)
     start, end = optional_window(since, until, tz)
+    app.check_rule_ids(rule_ids)
     found = app.store.stories(since=start, until=end, rules=rule_ids, limit=limit or None)
     if fmt == "json":
         rows = [

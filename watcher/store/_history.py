@@ -236,6 +236,11 @@ class HistoryMixin(StoreBase):
                 for item, rule, score, terms, mark in streaming.execute(query)
             }
 
+    def hit_rules(self) -> set[str]:
+        """The ids of the rules that have stored hits (a rule since removed included)."""
+        with self._errors(), self._engine.connect() as connection:
+            return set(connection.execute(core_select(_HIT.c.rule_id).distinct()).scalars())
+
     def mark_hit(self, id: int, mark: Mark | None, now: datetime) -> bool:
         """Store the user's judgement of hit ``id`` (None clears it); False when there is no such hit."""
         _check_aware(now, "now")
