@@ -465,6 +465,24 @@ def test_status_is_0_when_all_is_well_and_1_for_a_dead_delivery(
     assert (data["healthy"], data["deliveries"]["dead"]) == (False, 1)
 
 
+def test_status_flags_deliveries_waiting_for_a_target_the_settings_no_longer_define(
+    http_server: LoopbackServer, store: Store, database_url: str, tmp_path: Path, run_cli: RunCli
+) -> None:
+    ok = http_server.route("/wire.xml", Reply(200, rss(PUTIN_VISIT).encode(), RSS_TYPE))
+    settings = write_settings(tmp_path / "settings.yaml", database_url, {"wire": ok})
+    Poller(settings, store, Clock())()
+    assert store.create_alert("putin-visit-india", ["stdout", "old-mail"], T0) is not None
+
+    result = run_cli("--config", settings, "status")
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines()[-1] == (
+        "needs attention: 1 delivery waiting for target 'old-mail', which the settings no longer define: "
+        "they can never be sent"
+    )
+    data = json.loads(run_cli("--config", settings, "status", "--format", "json").stdout)
+    assert data["orphaned_deliveries"] == {"old-mail": 1}
+
+
 def test_status_with_invalid_rules_lists_the_first_errors_and_exits_1(
     store: Store, database_url: str, tmp_path: Path, run_cli: RunCli
 ) -> None:

@@ -10,8 +10,8 @@ import logging
 import socketserver
 import sys
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socket import AF_INET6
@@ -70,6 +70,8 @@ class StatusReport:
     rule_errors: tuple[str, ...]  # "path:line: field: message", all of them
     overdue: int = 0  # active feeds whose poll is overdue (see OVERDUE_AFTER)
     daemon: int | None = None  # pid of the daemon holding the SQLite database; None: none, or unknown
+    # deliveries waiting for a target the settings no longer define: they can never be sent
+    orphaned: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def feeds_unpolled(self) -> int:
@@ -86,6 +88,9 @@ class StatusReport:
             found.append(count(self.deliveries["dead"], "dead delivery", "dead deliveries"))
         if self.rules is None:
             found.append(f"rules invalid: {count(len(self.rule_errors), 'error')}")
+        for target, waiting in sorted(self.orphaned.items()):
+            waiting_for = f"{count(waiting, 'delivery', 'deliveries')} waiting for target {target!r}"
+            found.append(f"{waiting_for}, which the settings no longer define: they can never be sent")
         if self.daemon is not None and self.overdue:
             since = when(self.last_poll) or "its start"
             found.append(
@@ -134,6 +139,7 @@ class StatusReport:
             },
             "hits": {"count": self.hits, "since": iso(self.hits_since)},
             "deliveries": dict(self.deliveries),
+            "orphaned_deliveries": dict(self.orphaned),
             "rules": {"loaded": self.rules, "enabled": self.rules_enabled, "errors": list(self.rule_errors)},
         }
 
@@ -145,11 +151,13 @@ def status_report(
     *,
     intervals: Mapping[str, timedelta] | None = None,
     daemon: int | None = None,
+    targets: Collection[str] | None = None,
 ) -> StatusReport:
     """The installation's state as stored, with ``rules`` (the loaded set, or why loading failed).
 
     ``intervals`` (by feed name) tell which feeds are overdue; ``daemon`` is the pid of the daemon
-    known to run on this database: then overdue feeds mean it cannot store its polls.
+    known to run on this database: then overdue feeds mean it cannot store its polls. ``targets``
+    (the settings' target names) show the deliveries waiting for a target that no longer exists.
     """
     states = store.feeds()
     overdue = sum(_overdue(s, (intervals or {}).get(s.name, timedelta()), now) for s in states)
@@ -178,6 +186,9 @@ def status_report(
         rule_errors=errors,
         overdue=overdue,
         daemon=daemon,
+        orphaned={}
+        if targets is None
+        else {name: n for name, n in store.waiting_by_target().items() if name not in targets},
     )
 
 

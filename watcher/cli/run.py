@@ -142,8 +142,9 @@ def status_command(app: App, fmt: str) -> None:
         rules = e
     config = app.config
     intervals = {feed.name: config.interval(feed) for feed in config.feeds}
+    targets = [target.name for target in config.targets] or ["stdout"]  # none configured: stdout
     report = status_report(
-        app.store, rules, now(), intervals=intervals, daemon=sqlite_daemon(config.database)
+        app.store, rules, now(), intervals=intervals, daemon=sqlite_daemon(config.database), targets=targets
     )
     if fmt == "json":
         echo_json(report.to_json(), indent=2)

@@ -264,6 +264,16 @@ class OutboxMixin(StoreBase):
             found: dict[str, int] = dict(connection.execute(query).all())
         return {state: found.get(state, 0) for state in DELIVERY_STATES}
 
+    def waiting_by_target(self) -> dict[str, int]:
+        """Deliveries not sent yet (pending or failed, to be tried again), by target name."""
+        query = (
+            select(_DELIVERY.c.target, func.count())
+            .where(_DELIVERY.c.state.in_(_DUE_STATES))
+            .group_by(_DELIVERY.c.target)
+        )
+        with self._errors(), self._engine.connect() as connection:
+            return dict(connection.execute(query).all())
+
     @staticmethod
     def _due(now: datetime) -> tuple[Any, ...]:
         """Conditions of a delivery due at ``now`` that no dispatcher holds."""
