@@ -136,7 +136,7 @@ def test_stats_draws_bars_proportional_to_the_counts(
         put(world, f"b{n}", day, ("calm",))
     put(world, "old", NOW - timedelta(days=60), ("busy",))  # outside the default 30 days
     monkeypatch.setenv("COLUMNS", "80")
-    code, out, err = cli(run_cli, settings, "stats")
+    code, out, err = cli(run_cli, settings, "stats", "--full")
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith("hits per day, ")
@@ -163,6 +163,26 @@ def test_stats_draws_bars_proportional_to_the_counts(
 
     code, out, _ = cli(run_cli, settings, "stats", "--since", "90d", "--format", "json")
     assert sum(row["hits"] for row in json.loads(out)) == 13
+
+
+def test_stats_summary_is_a_line_per_rule_busiest_first_within_30_lines(
+    world: Store, settings: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    day = NOW - timedelta(days=2)
+    for n in range(40):  # 40 rules, rule-00 with 1 hit ... rule-39 with 40
+        for k in range(n + 1):
+            put(world, f"r{n}-{k}", day, (f"rule-{n:02}",))
+    monkeypatch.setenv("COLUMNS", "120")
+    code, out, err = cli(run_cli, settings, "stats")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) <= 30
+    assert all(len(line) <= 120 for line in lines)
+    assert lines[1].split()[:2] == ["rule-39", "40"], "the busiest rule first, with its total"
+    assert lines[1].endswith(f"peak 40 on {day.astimezone(zone(utc=False)).date().isoformat()}")
+    assert "... 15 more rules (--full shows them all)" in lines
+    full = cli(run_cli, settings, "stats", "--full")[1].splitlines()
+    assert len(full) > 100, "--full: every period of every rule"
 
 
 def test_stats_with_no_hits_and_invalid_windows(settings: Path, world: Store, run_cli: RunCli) -> None:

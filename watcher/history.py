@@ -182,6 +182,51 @@ def render_chart(
     return lines
 
 
+SUMMARY_RULES: Final = 25  # rules in `stats`'s summary; --full shows every rule and period
+_SPARKS: Final = " ▁▂▃▄▅▆▇█"
+_ASCII_SPARKS: Final = " .:-=+*#%@"
+
+
+def render_summary(
+    counts: Mapping[tuple[date, str], int],
+    periods: Sequence[date],
+    rules: Sequence[str],
+    *,
+    by: Period,
+    columns: int,
+    blocks: bool,
+) -> list[str]:
+    """One line per rule, the busiest first: its total, a sparkline of its periods (the latest
+    that fit ``columns``), its busiest period. At most ``SUMMARY_RULES`` lines, then how many
+    more there are: the whole chart is ``render_chart``'s."""
+    if not periods or not rules:
+        return []
+    totals = {rule: sum(counts.get((p, rule), 0) for p in periods) for rule in rules}
+    ranked = sorted(rules, key=lambda rule: (-totals[rule], rule))
+    name = min(max(len(rule) for rule in rules), 40)
+    number = max(len(str(total)) for total in totals.values())
+    peak_width = len(f"  peak {max(counts.values(), default=0)} on {periods[-1].isoformat()}")
+    width = max(_MIN_BAR, min(len(periods), columns - name - number - 4 - peak_width))
+    shown_periods = periods[-width:]
+    sparks = _SPARKS if blocks else _ASCII_SPARKS
+    largest = max((counts.get((p, r), 0) for p in shown_periods for r in rules), default=0)
+    lines = []
+    for rule in ranked[:SUMMARY_RULES]:
+        values = [counts.get((p, rule), 0) for p in shown_periods]
+        line = "".join(
+            sparks[0] if v == 0 else sparks[max(1, round((len(sparks) - 1) * v / largest))] for v in values
+        )
+        peak, peak_period = max((counts.get((p, rule), 0), p) for p in periods)
+        label = rule if len(rule) <= name else rule[: name - 1] + "…"
+        tail = f"  peak {peak} on {peak_period.isoformat()}" if peak else ""
+        lines.append(f"{label.ljust(name)}  {str(totals[rule]).rjust(number)}  {line}{tail}".rstrip())
+    if len(ranked) > SUMMARY_RULES:
+        lines.append(f"... {len(ranked) - SUMMARY_RULES} more rules (--full shows them all)")
+    first = shown_periods[0].isoformat()
+    lines.append(f"(one mark per {by} from {first}; `--full` draws each {by} with its count)")
+    return lines
+
+
 def chart_rules(counts: Iterable[tuple[date, str, int]], wanted: Sequence[str]) -> list[str]:
     """The rules to show: those asked for (in that order), else every rule with a hit, by id."""
     return list(wanted) if wanted else sorted({rule for _, rule, _ in counts})

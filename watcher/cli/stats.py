@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 @click.option(
     "--png", "png_path", type=click.Path(path_type=Path, dir_okay=False), help="Also save the chart as a PNG."
 )
+@click.option("--full", is_flag=True, help="Every period of every rule as a bar chart (default: a summary).")
 @FORMAT
 @pass_app
 def stats_command(
@@ -36,9 +37,11 @@ def stats_command(
     until: str | None,
     utc: bool,
     png_path: Path | None,
+    full: bool,
     fmt: str,
 ) -> None:
-    """Hits per rule per day or week, drawn as a bar chart (--format json: the counts).
+    """Hits per rule per day or week: a summary, a line per rule (--full: a bar chart of every
+    period; --format json: the counts).
 
     Periods are local days or ISO weeks (Monday first) in the local time zone (TZ), or UTC with
     --utc; the first period starts at the start of the day or week holding --since.
@@ -52,6 +55,7 @@ def stats_command(
         period_bounds,
         period_start,
         render_chart,
+        render_summary,
         require_plot,
         write_png,
         zone,
@@ -83,7 +87,8 @@ def stats_command(
             click.echo("no hits")
         columns = shutil.get_terminal_size().columns
         blocks = can_draw_blocks(getattr(sys.stdout, "encoding", None))
-        for line in render_chart(counts, periods, shown, by=by, columns=columns, blocks=blocks):
+        render = render_chart if full else render_summary
+        for line in render(counts, periods, shown, by=by, columns=columns, blocks=blocks):
             click.echo(line)
     if png_path is not None:
         title = f"summit-watch: hits per {by}, {periods[0]} .. {end.astimezone(tz).date()}"
