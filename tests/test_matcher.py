@@ -488,6 +488,7 @@ def matchers(word_sets: str) -> tuple[Matcher, dict[str, Matcher]]:
     return Matcher(rules), {rule.id: Matcher([rule]) for rule in rules}
 
 
+@pytest.mark.slow  # 200 generated items against a large ruleset: make test, not test-fast
 @settings(max_examples=200, deadline=None)
 @given(title=_SENTENCES, summary=_SENTENCES, content=_SENTENCES)
 def test_a_rule_matches_the_same_alone_or_in_a_ruleset(
@@ -539,6 +540,7 @@ def s_matchers(word_sets: str) -> tuple[Matcher, dict[str, Matcher]]:
     return together, {rule.id: Matcher([rule]) for rule in _S_RULES}
 
 
+@pytest.mark.slow  # 300 generated typos against buckets of thousands of forms
 @settings(max_examples=300, deadline=None)
 @given(typo=_typos())
 def test_large_typo_buckets_find_the_same_typos(
