@@ -74,3 +74,16 @@ def test_a_rule_since_removed_still_names_its_stored_hits(run_cli: RunCli, setti
     result = run_cli("--config", settings, "hits", "--rule", "old-lavrov-rule", "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert '"rule": "old-lavrov-rule"' in result.stdout
+
+
+def test_the_hits_table_fits_120_columns_cutting_long_titles(
+    run_cli: RunCli, settings: Path, store: Store
+) -> None:
+    title = "Putin and Modi agree " + "on a very long list of things " * 8
+    [stored] = store.add_items("wire", [Item(id="long", title=title)], _NOW)
+    store.add_hits([NewHit("putin-visit", stored.id, 100, ("Putin",), ())], _NOW)
+    lines = run_cli("--config", settings, "hits").stdout.splitlines()
+    row = next(line for line in lines if "putin-visit" in line)
+    assert len(row) <= 120
+    assert row.endswith("…")
+    assert title.startswith(row.rsplit("  ", 1)[-1].removesuffix("…"))

@@ -391,7 +391,9 @@ def test_stories_one_line_each_with_outlets_and_first_and_last_seen(desk: Desk, 
     assert visit.split()[0] == str(desk.a1)
     assert "2025-12-01T09:00:00Z  2025-12-01T10:00:00Z  2     visit" in visit
     assert "Alpha News, beta" in visit
-    assert visit.endswith(VISIT_TITLE)
+    headline = visit.rsplit("  ", 1)[-1]
+    assert VISIT_TITLE.startswith(headline.removesuffix("…")), "the headline, cut to fit"
+    assert all(len(line) <= 120 for line in result.stdout.splitlines()), "a table fits 120 columns"
     assert lavrov.split()[0] == str(desk.g1)
     assert "gamma" in lavrov
 

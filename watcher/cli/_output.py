@@ -77,6 +77,38 @@ def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[
     return [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
 
+TABLE_WIDTH = 120  # a table's lines at most, when its flexible columns can give way
+_NARROWEST = 12  # a flexible column is never cut narrower than this
+
+
+def fitted_widths(
+    header: Sequence[str], rows: Sequence[Sequence[str]], flexible: Sequence[int], width: int = TABLE_WIDTH
+) -> list[int]:
+    """Column widths whose table fits ``width``: the widest of the ``flexible`` columns (titles,
+    lists of outlets) gives way first, down to a few characters; the others keep their width."""
+    widths = column_widths(header, rows)
+    while sum(widths) + 2 * (len(widths) - 1) > width:
+        narrowest = max(_NARROWEST, *(len(header[i]) for i in flexible))
+        column = max(flexible, key=lambda i: widths[i])
+        if widths[column] <= narrowest:
+            break
+        widths[column] -= 1
+    return widths
+
+
+def fitted_row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    """``table_row`` with each cell cut to its column's width ("…" where cut)."""
+    return table_row([shorten(cell, w) for cell, w in zip(cells, widths, strict=True)], widths)
+
+
+def print_fitted_table(header: Sequence[str], rows: Sequence[Sequence[str]], flexible: Sequence[int]) -> None:
+    """An aligned table of at most ``TABLE_WIDTH`` columns, its ``flexible`` columns cut to fit."""
+    if rows:
+        widths = fitted_widths(header, rows, flexible)
+        for row in [header, *rows]:
+            click.echo(fitted_row(row, widths))
+
+
 def table_row(cells: Sequence[str], widths: Sequence[int]) -> str:
     """One row, its cells padded to ``widths`` and two spaces apart."""
     return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from watcher.cli._context import App, Group, now, pass_app
-from watcher.cli._output import TITLE_WIDTH, column_widths, echo_json, shorten, table_lines, table_row
+from watcher.cli._output import TITLE_WIDTH, echo_json, fitted_row, fitted_widths, shorten, table_lines
 from watcher.cli._window import optional_window
 from watcher.display import count, when
 
@@ -134,11 +134,11 @@ def _echo_hit_table(hits: Iterator["HitRecord"]) -> int:
             (str(h.id), when(h.created_at), h.rule, str(h.score), h.feed, shorten(h.title, TITLE_WIDTH))
             for h in chunk
         ]
-        if widths is None:
-            widths = column_widths(header, rows)
+        if widths is None:  # the first chunk sets the widths: rule, feed and title give way
+            widths = fitted_widths(header, rows, flexible=(2, 4, 5))
             rows.insert(0, header)
         for row in rows:
-            click.echo(table_row(row, widths))
+            click.echo(fitted_row(row, widths))
         shown += len(chunk)
     return shown
 

@@ -3,7 +3,7 @@
 import click
 
 from watcher.cli._context import App, pass_app
-from watcher.cli._output import FORMAT, TITLE_WIDTH, print_records, print_table, shorten
+from watcher.cli._output import FORMAT, TITLE_WIDTH, print_fitted_table, print_records, shorten
 from watcher.cli._window import optional_window
 from watcher.display import when
 
@@ -77,4 +77,5 @@ def stories_command(
         )
         for s in found
     ]
-    print_table(("STORY", "FIRST SEEN", "LAST SEEN", "HITS", "RULES", "OUTLETS", "HEADLINE"), table)
+    header = ("STORY", "FIRST SEEN", "LAST SEEN", "HITS", "RULES", "OUTLETS", "HEADLINE")
+    print_fitted_table(header, table, flexible=(4, 5, 6))  # rules, outlets and headline give way
