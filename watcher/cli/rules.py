@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     from watcher.matcher import Match, Matcher
     from watcher.rules import RuleSet
 
+RULES_OPTION = click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(path_type=Path),
+    help="Rule file or directory (default: the settings file's rules, else ./rules).",
+)
 SKIPPED_LINES = 3  # `rules test`'s exit status when some input lines could not be read
 
 
@@ -49,12 +55,7 @@ def rules_check(app: App, path: Path | None) -> None:
 
 
 @rules_group.command("test")
-@click.option(
-    "--rules",
-    "rules_path",
-    type=click.Path(path_type=Path),
-    help="Rule file or directory (default: the settings file's rules, else ./rules).",
-)
+@RULES_OPTION
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line per (item, rule) match.")
 @click.option(
     "--stored",
@@ -237,12 +238,7 @@ def _entries_found(match: "Match") -> str:
 
 
 @rules_group.command("backtest")
-@click.option(
-    "--rules",
-    "rules_path",
-    type=click.Path(path_type=Path),
-    help="Rule file or directory to try (default: the settings file's rules).",
-)
+@RULES_OPTION
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line per match or lost hit.")
 @click.option("--since", metavar="WHEN", default="30d", show_default=True, help="Items fetched since WHEN.")
 @click.option("--until", metavar="WHEN", help="Items fetched before WHEN (default now).")
@@ -262,12 +258,7 @@ def rules_backtest(app: App, rules_path: Path | None, as_json: bool, since: str,
 
 @rules_group.command("show")
 @click.argument("rule_id", metavar="ID")
-@click.option(
-    "--rules",
-    "rules_path",
-    type=click.Path(path_type=Path),
-    help="Rule file or directory (default: the settings file's rules, else ./rules).",
-)
+@RULES_OPTION
 @pass_app
 def rules_show(app: App, rule_id: str, rules_path: Path | None) -> None:
     """Print rule ID as YAML, its @lists expanded into their terms: what the matcher looks for."""
