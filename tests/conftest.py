@@ -18,7 +18,11 @@ pytest_plugins = [
 ]
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-RULES = REPO / "rules"
+# The rules the tests match with: a frozen copy of the example rules, so that adding, removing or
+# editing an example rule in rules/ never changes what a test expects. rules/ itself is only
+# checked generically (tests/test_rules.py: valid, described, no regex, about 40 lines).
+RULES = REPO / "tests" / "data" / "rules"
+EXAMPLE_RULES = REPO / "rules"
 
 WriteFile = Callable[[str, str], Path]
 RunCli = Callable[..., Result]

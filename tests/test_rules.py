@@ -1,6 +1,8 @@
 """Rule files: loading, every error as ``path:line: field: message``, ``rules check`` and ``rules schema``."""
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 from datetime import time, timedelta
@@ -9,7 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import RULES, RunCli, WriteFile
+from conftest import EXAMPLE_RULES, RULES, RunCli, WriteFile
 from pydantic import ValidationError
 
 from watcher.errors import RulesError
@@ -360,17 +362,42 @@ def test_nothing_to_check_is_an_error(
 # -- valid files --------------------------------------------------------------------------------
 
 
-def test_example_rules_are_valid(run_cli: RunCli) -> None:
+def test_the_test_rules_are_valid(run_cli: RunCli) -> None:
     result = run_cli("rules", "check", RULES)
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
     assert "5 rules in 5 files: valid" in result.stdout
 
 
+@pytest.mark.parametrize("path", sorted(EXAMPLE_RULES.glob("*.yaml")), ids=lambda path: path.name)
+def test_each_example_rule_is_valid_described_and_short_without_regex(path: Path) -> None:
+    """What the shipped examples promise, whatever they hold: a user copies them."""
+    [loaded] = load_rules(path).rules
+    assert loaded.rule.description.strip(), "each example says what it watches"
+    text = path.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 45, "about 40 lines"
+    assert not re.search(r"['\"\s\[]/[^/\s]+.*/['\",\]\s]", text), "no regular expression"
+
+
+def test_an_added_example_rule_breaks_no_test(run_cli: RunCli, tmp_path: Path) -> None:
+    """The tests match with their own copy (conftest.RULES), never with rules/: a rule added to a
+    copy of rules/ is checked like the others and changes nothing the tests expect."""
+    assert RULES.resolve() != EXAMPLE_RULES.resolve()
+    mine = tmp_path / "rules"
+    shutil.copytree(EXAMPLE_RULES, mine)
+    (mine / "zelensky-visit-india.yaml").write_text(
+        "description: Zelensky in India\nmatch: {all: [Zelensky, '@india', '@visit']}\n", encoding="utf-8"
+    )
+    result = run_cli("rules", "check", mine)
+    assert result.exit_code == 0, result.stderr
+    assert f"{len(list(EXAMPLE_RULES.glob('*.yaml'))) + 1} rules" in result.stdout
+
+
 def test_rules_check_defaults_to_the_rules_directory(
-    run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+    run_cli: RunCli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(RULES.parent)
+    shutil.copytree(RULES, tmp_path / "rules")
+    monkeypatch.chdir(tmp_path)
     result = run_cli("rules", "check")
     assert result.exit_code == 0, result.stderr
     assert "5 rules" in result.stdout
@@ -503,7 +530,7 @@ def test_schema_describes_rule_keys(schema_validator: jsonschema.protocols.Valid
         assert f'"{key}"' in text
 
 
-@pytest.mark.parametrize("path", sorted(RULES.glob("*.yaml")), ids=lambda path: path.name)
+@pytest.mark.parametrize("path", sorted(EXAMPLE_RULES.glob("*.yaml")), ids=lambda path: path.name)
 def test_example_rule_files_validate_against_schema(
     schema_validator: jsonschema.protocols.Validator, path: Path
 ) -> None:
