@@ -38,7 +38,7 @@ from watcher.schema import (
     one_or_list,
     one_or_many,
 )
-from watcher.termlists import TermLists, lists_directory, load_lists
+from watcher.termlists import LIST_NAME, TermLists, lists_directory, load_lists
 from watcher.text import normalise
 from watcher.yamlfile import YamlDocument, field_name, load_yaml, validation_problems
 
@@ -218,8 +218,7 @@ def _parse_fuzziness(value: object) -> object:
 
 _TERM_SCHEMA = {"type": "string", "minLength": 1}
 _TIME_SCHEMA = {"type": "string", "pattern": r"^\d{1,2}:\d{2}(:\d{2})?$"}
-LIST_NAME_PATTERN: Final = r"^[a-z0-9]+(-[a-z0-9]+)*$"
-_LIST_REFERENCE = re.compile(r"@([a-z0-9]+(?:-[a-z0-9]+)*)")
+_LIST_REFERENCE = re.compile(f"@({LIST_NAME.pattern})")
 MIN_PREFIX = 3  # letters before the * of a prefix term: "neg*" would be half the dictionary
 DEFAULT_WITHIN = 10
 DEFAULT_LEAD = 60

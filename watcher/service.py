@@ -287,7 +287,7 @@ class Service:
         if config.database != current.config.database:
             log.warning("config_database_changed (a new database takes effect after a restart)")
             config = config.model_copy(update={"database": current.config.database})
-        rules = self._read_rules(config.rules, config) or current.rules
+        rules = self._read_rules(config) or current.rules
         self._loaded = self._load(config, rules)
         self._metrics.rules_loaded(len(rules.enabled))
         self._unsynced = config  # stored by the next reclaim job, which retries while the database is down
@@ -301,11 +301,11 @@ class Service:
             config.feeds, {f.name: config.interval(f) for f in config.feeds}, self._clock()
         )
 
-    def _read_rules(self, path: Path, config: Config) -> RuleSet | None:
-        """The rules at ``path``, or None (every error logged) when they cannot be used (an unknown
-        ``notify`` target of ``config`` too)."""
+    def _read_rules(self, config: Config) -> RuleSet | None:
+        """The rules of ``config``, or None (every error logged) when they cannot be used (a
+        ``notify`` naming none of its targets too)."""
         try:
-            rules = load_rules(path, _target_names(config))
+            rules = load_rules(config.rules, _target_names(config))
         except RulesError as e:
             for problem in e.problems:
                 log.error("rules_invalid %s (the running rules stay)", problem)
@@ -320,7 +320,7 @@ class Service:
         signature = _rules_signature(current.config.rules)
         if signature == current.rules_signature:
             return
-        rules = self._read_rules(current.config.rules, current.config)
+        rules = self._read_rules(current.config)
         if rules is None:  # remember the broken state: its errors are logged once
             self._loaded = dataclasses.replace(current, rules_signature=signature)
             return

@@ -9,7 +9,7 @@ the matcher only ever sees plain terms.
 
 import difflib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -49,8 +49,12 @@ class TermLists:
 
     def suggestion(self, name: str) -> str:
         """``; did you mean @x?`` for a misspelt list name, else ``""``."""
-        close = difflib.get_close_matches(name, list(self.expanded), n=1, cutoff=0.75)
-        return f"; did you mean @{close[0]}?" if close else ""
+        return _suggestion(name, self.expanded)
+
+
+def _suggestion(name: str, names: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.75)
+    return f"; did you mean @{close[0]}?" if close else ""
 
 
 def lists_directory(rules: Path) -> Path:
@@ -161,8 +165,7 @@ def _expand(
         if included is None:
             terms[term] = None
         elif included not in lists:
-            close = difflib.get_close_matches(included, list(lists), n=1, cutoff=0.75)
-            hint = f"; did you mean @{close[0]}?" if close else ""
+            hint = _suggestion(included, lists)
             problems.append(Problem(defined.path, defined.line, name, f"unknown list {term}{hint}"))
         else:
             terms.update(dict.fromkeys(_expand(included, lists, expanded, (*path, name), problems)))

@@ -6,7 +6,7 @@ command repeats the loading, the opening and the closing, and one that needs no 
 imports SQLAlchemy. ``Group`` turns a ``WatcherError`` into its message and exit code.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from datetime import datetime
 from functools import cached_property
@@ -33,6 +33,16 @@ def now() -> datetime:
     import watcher.cli
 
     return watcher.cli._now()
+
+
+def no_such_rule(rule_id: str, known: Iterable[str], param: str) -> click.BadParameter:
+    """The usage error for a rule id that names no rule: the closest id, else every one."""
+    import difflib
+
+    ids = sorted(known)
+    close = difflib.get_close_matches(rule_id, ids, n=1)
+    hint = f"; did you mean {close[0]}?" if close else f" (rules: {', '.join(ids)})"
+    return click.BadParameter(f"no rule {rule_id!r}{hint}", param_hint=param)
 
 
 class Group(click.Group):
@@ -66,26 +76,20 @@ class App:
 
     def settings_if_any(self) -> "Config | None":
         """The settings, or None when there is no settings file (and no --config naming one)."""
-        try:
-            return self.config
-        except ConfigError:
-            if self.config_path is not None:
-                raise
+        if self.config_path is None:
             from watcher.config import find_config
 
             try:
                 find_config()
             except ConfigError:
                 return None
-            raise
+        return self.config
 
     def check_rule_ids(self, rule_ids: Sequence[str], param: str = "--rule") -> None:
         """``--rule`` values must name a rule of the settings' rules or one with stored hits: an
         unknown one is a usage error with the closest id, not an empty result."""
         if not rule_ids:
             return
-        import difflib
-
         from watcher.errors import RulesError
 
         try:
@@ -95,9 +99,7 @@ class App:
         known |= self.store.hit_rules()
         for rule_id in rule_ids:
             if rule_id not in known:
-                close = difflib.get_close_matches(rule_id, sorted(known), n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]}?" if close else f" (rules: {', '.join(sorted(known))})"
-                raise click.BadParameter(f"no rule {rule_id!r}{hint}", param_hint=param)
+                raise no_such_rule(rule_id, known, param)
 
     def default_rules(self) -> Path:
         """The settings file's rules, or ./rules when there is no settings file."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from watcher.cli._context import App, Group, pass_app
+from watcher.cli._context import App, Group, no_such_rule, pass_app
 from watcher.cli._output import echo_error, echo_json, print_table, shorten
 from watcher.display import count
 
@@ -181,8 +181,7 @@ def _near_miss(
 
     rule = next((r for r in ruleset if r.id == rule_id), None)
     if rule is None:
-        known = ", ".join(r.id for r in ruleset)
-        raise click.BadParameter(f"no rule {rule_id!r} in these rules ({known})", param_hint="--near-miss")
+        raise no_such_rule(rule_id, (r.id for r in ruleset), "--near-miss")
     if window is not None:
         from watcher.cli._window import window as parse_window
         from watcher.history import zone
@@ -269,12 +268,7 @@ def rules_show(app: App, rule_id: str, rules_path: Path | None) -> None:
     ruleset = load_rules(rules_path or app.default_rules())
     found = next((loaded for loaded in ruleset.rules if loaded.rule.id == rule_id), None)
     if found is None:
-        known = [loaded.rule.id for loaded in ruleset.rules]
-        import difflib
-
-        close = difflib.get_close_matches(rule_id, known, n=1)
-        hint = f"; did you mean {close[0]}?" if close else f" (rules: {', '.join(known)})"
-        raise click.BadParameter(f"no rule {rule_id!r}{hint}", param_hint="ID")
+        raise no_such_rule(rule_id, (loaded.rule.id for loaded in ruleset.rules), "ID")
     data = found.rule.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     click.echo(f"# {found.path}" + (f":{found.line}" if found.line else "") + ", lists expanded")
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None)
