@@ -325,7 +325,7 @@ def test_hits_show_the_item_highlights_story_and_deliveries(desk: Desk, settings
     assert lines[1] == "*Putin* to *visit* New Delhi for the annual summit"
     assert lines[2] == "Alpha News (alpha) · published 2025-12-01T09:00:00Z"
     assert lines[3] == "https://alpha.example/a1"
-    assert lines[4] == "matched: Putin, visit"
+    assert lines[4] == "matched: Putin (title, summary), visit (title)"  # as alerts say it
     assert lines[5] == "President *Putin* will visit India next month, officials are 100% sure_thing."
     assert "\x1b[" not in result.stdout  # not a terminal: no escape codes
     assert f"story {desk.a1}, also reported by:" in lines
@@ -369,6 +369,7 @@ def test_hits_show_on_a_terminal_highlights_in_bold(
 def test_hits_show_a_pending_hit_and_an_unknown_one(desk: Desk, settings: Path) -> None:
     lines = run(settings, "hits", "show", str(desk.hit_g1)).stdout.splitlines()
     assert f"story {desk.g1}: no other outlet" in lines
+    assert lines[3] == "matched: Putin"  # stored without positions: the terms alone
     assert lines[-1] == "alert: none yet (the hit is pending)"
     assert lines[2] == "gamma · published 2025-11-28T09:00:00Z"
 

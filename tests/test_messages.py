@@ -1,4 +1,5 @@
-"""Rendering alerts as messages: highlights, snippets, titles, limits, escaping and templates."""
+"""Rendering alerts as messages: highlights, snippets, matched terms, titles, several rules in one
+message, limits, escaping and templates."""
 
 # Cyrillic letters and curly apostrophes are what some of these tests are about.
 # ruff: noqa: RUF001
@@ -18,9 +19,12 @@ from watcher.matcher import Matcher
 from watcher.messages import (
     DEFAULT_LIMITS,
     EMAIL_LIMITS,
+    MATCHED_TERMS,
     SLACK_LIMITS,
+    SNIPPET_CHARS,
     Limits,
     limits_for,
+    matched_terms,
     merge_templates,
     render,
 )
@@ -35,14 +39,17 @@ SNIPPET_ONLY = Templates(header="", entry="$snippet")
 WORDS = " ".join(f"word{i}" for i in range(200))  # 1,590 characters of filler, spaces between
 
 
-def hit(text: str, field: str, start: int, end: int, term: str | None = None) -> TermHit:
-    return TermHit(term or text[start:end], field, start, end, text[start:end], 0)
+def hit(text: str, field: str, start: int, end: int, *, term: str | None = None, edits: int = 0) -> TermHit:
+    return TermHit(term or text[start:end], field, start, end, text[start:end], edits)
 
 
-def find(text: str, word: str, field: str = "content", nth: int = 0) -> TermHit:
-    """The ``nth`` occurrence of ``word`` in ``text`` as a hit."""
+def find(
+    text: str, word: str, field: str = "content", nth: int = 0, *, term: str | None = None, edits: int = 0
+) -> TermHit:
+    """The ``nth`` occurrence of ``word`` in ``text`` as a hit (of ``term``, when the rule wrote
+    another form, with ``edits`` for a typo)."""
     start = [m.start() for m in re.finditer(re.escape(word), text)][nth]
-    return hit(text, field, start, start + len(word))
+    return hit(text, field, start, start + len(word), term=term, edits=edits)
 
 
 def report(source: str = "The Hindu", title: str = "", link: str | None = "https://example.org/a") -> Report:
@@ -57,15 +64,20 @@ def story(
     hits: tuple[TermHit, ...] = (),
     also: tuple[Report, ...] = (),
     lead: Report | None = None,
+    rules: tuple[str, ...] = (),
 ) -> StoryEntry:
     text = {"title": title, "summary": summary, "content": content}
-    return StoryEntry(1, lead or report(title=title), text, hits, also)
+    return StoryEntry(1, lead or report(title=title), text, hits, also, rules)
 
 
 def alert(
-    *entries: StoryEntry, name: str = "Putin visit", digest: bool = False, priority: Priority = "normal"
+    *entries: StoryEntry,
+    name: str = "Putin visit",
+    digest: bool = False,
+    priority: Priority = "normal",
+    rules: tuple[str, ...] = (),
 ) -> Alert:
-    return Alert(7, "putin-visit", name, priority, PUBLISHED, entries, digest)
+    return Alert(7, "putin-visit", name, priority, PUBLISHED, entries, digest, rules)
 
 
 def snippet(entry: StoryEntry, fmt: Format = "text") -> str:
@@ -194,12 +206,49 @@ def test_snippet_window_around_the_first_hit(before: str, after: str, leading: b
         assert text[text.index(shown) + len(shown)] == " "
 
 
-def test_snippet_never_cuts_a_hit_and_shows_later_hits_in_the_window() -> None:
-    # "Putin" at 120: the window starts at 40 and would end at 280, inside "Vladimir Putin" (272-286)
-    text = "x " * 60 + "Putin " + "y " * 73 + "Vladimir Putin and Modi " + WORDS
-    hits = (find(text, "Putin"), find(text, "Vladimir Putin"), find(text, "Modi"))
-    rendered = snippet(story(content=text, hits=hits))
-    assert rendered == "…" + "x " * 40 + "*Putin* " + "y " * 72 + "y…"
+def test_snippet_shows_the_densest_cluster_of_hits_cut_between_words() -> None:
+    # "Putin" alone in the opening words; "Modi", "summit" and "Delhi" together 1,500 characters on
+    lonely = f"Putin was mentioned. {WORDS} Later Modi said the summit in Delhi is set. {WORDS}"
+    hits = (find(lonely, "Putin"), find(lonely, "Modi"), find(lonely, "summit"), find(lonely, "Delhi"))
+    rendered = snippet(story(content=lonely, hits=hits))
+    assert "Later *Modi* said the *summit* in *Delhi* is set. word0 word1" in rendered
+    assert "Putin" not in rendered
+    assert rendered.startswith("…")
+    assert rendered.endswith("…")
+    shown = _plain_snippet(rendered)
+    assert 180 <= len(shown) <= SNIPPET_CHARS
+    at = lonely.index(shown)
+    assert lonely[at - 1] == " "  # whole words
+    assert lonely[at + len(shown)] == " "
+    assert lonely.index("Later Modi") - at <= 80  # some context before the cluster, most after it
+
+
+def test_the_densest_cluster_wins_over_an_earlier_field_and_ties_go_to_the_earlier_cluster() -> None:
+    summary = f"Putin spoke. {WORDS}"
+    content = f"{WORDS} Putin and Modi met. {WORDS}"
+    hits = (find(summary, "Putin", "summary"), find(content, "Putin"), find(content, "Modi"))
+    assert "word199 *Putin* and *Modi* met. word0" in snippet(
+        story(summary=summary, content=content, hits=hits)
+    )
+    twice = f"Modi spoke. {WORDS} Putin spoke. {WORDS}"
+    rendered = snippet(story(content=twice, hits=(find(twice, "Putin"), find(twice, "Modi"))))
+    assert rendered.startswith("*Modi* spoke. word0")  # one hit each: the first
+
+
+def test_snippet_never_cuts_a_hit() -> None:
+    # The window around "Putin" (120) would end at 280, inside a long phrase hit (186-380): end before it.
+    phrase = " ".join(["India Russia"] * 15)
+    text = "x " * 60 + "Putin " + "y " * 30 + phrase + " " + WORDS
+    rendered = snippet(story(content=text, hits=(find(text, "Putin"), find(text, phrase))))
+    assert rendered == "…" + "x " * 40 + "*Putin* " + "y " * 29 + "y…"
+    # The cluster of three "Modi" (189-349) would start at 109, inside "Vladimir Putin" (100-114):
+    # start after it, not at "Putin".
+    text = "x " * 50 + "Vladimir Putin " + "y " * 37 + "Modi " + "z " * 73 + "Modi Modi " + WORDS
+    hits = (find(text, "Vladimir Putin"), *(find(text, "Modi", nth=nth) for nth in range(3)))
+    assert (
+        snippet(story(content=text, hits=hits)) == "…" + "y " * 37 + "*Modi* " + "z " * 73 + "*Modi* *Modi*…"
+    )
+    # a later hit within the window is shown, highlighted
     near = "x " * 60 + "Putin " + "y " * 40 + "Vladimir Putin and Modi " + WORDS
     hits = (find(near, "Putin"), find(near, "Vladimir Putin"), find(near, "Modi"))
     assert "*Putin* y y" in snippet(story(content=near, hits=hits))
@@ -261,6 +310,7 @@ EXPECTED_BODIES = {
         "Putin in India\n"
         "The Hindu · 2025-10-07 14:05 UTC\n"
         "https://example.org/a\n"
+        "Matched: summit (summary)\n"
         "The *summit* is due.\n"
         "Also reported by: Hindustan Times (https://ht.example/b), TASS"
     ),
@@ -268,6 +318,7 @@ EXPECTED_BODIES = {
         "**Putin visit**: 1 new story\n\n"
         "[Putin in India](<https://example.org/a>)  \n"
         "The Hindu · 2025-10-07 14:05 UTC  \n"
+        "Matched: summit (summary)  \n"
         "The **summit** is due.  \n"
         "Also reported by: [Hindustan Times](<https://ht.example/b>), TASS"
     ),
@@ -275,6 +326,7 @@ EXPECTED_BODIES = {
         "<p><strong>Putin visit</strong>: 1 new story</p>\n"
         '<p><strong><a href="https://example.org/a">Putin in India</a></strong><br>\n'
         "The Hindu · 2025-10-07 14:05 UTC<br>\n"
+        "Matched: summit (summary)<br>\n"
         "The <mark>summit</mark> is due.\n"
         '<br>Also reported by: <a href="https://ht.example/b">Hindustan Times</a>, TASS\n'
         "</p>"
@@ -298,10 +350,12 @@ def test_whole_message_with_also_reported_by(fmt: Format) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_without_link_date_or_other_outlets_their_lines_are_left_out(fmt: Format) -> None:
+def test_without_link_date_other_outlets_or_hits_their_lines_are_left_out(fmt: Format) -> None:
     lead = Report(1, "feed", "Wire", "Putin in India", None, None)
     body = render(alert(story(title="Putin in India", lead=lead)), fmt).body
     assert "Also reported by" not in body
+    assert "Matched" not in body
+    assert "Rules" not in body
     assert "http" not in body
     assert "Wire · date unknown" in body
     assert "Putin in India" in body
@@ -333,6 +387,141 @@ def test_a_long_title_is_cut_between_words_within_the_limit() -> None:
 def test_priority_is_carried_not_written_into_the_title() -> None:
     message = render(alert(story(title="Putin in India"), priority="high"), "text")
     assert (message.priority, message.title) == ("high", "[summit-watch] Putin visit: Putin in India")
+
+
+# -- what matched --------------------------------------------------------------------------------
+
+
+def test_matched_names_each_term_as_found_and_where_in_reading_order() -> None:
+    title = "Putin to visit India"
+    summary = "Modi and PUTIN spoke; Vladimir\n  Putin speaks of a sumit."
+    content = "Putins and negotiations."
+    hits = (  # in the order a rule lists its terms, not the order of the text
+        find(summary, "speaks", "summary", term="spoke"),
+        find(content, "Putins", term="Putin"),
+        find(title, "Putin", "title"),
+        find(summary, "PUTIN", "summary", term="Putin"),
+        find(summary, "Modi", "summary"),
+        find(summary, "Vladimir\n  Putin", "summary"),
+        find(summary, "sumit", "summary", term="summit", edits=1),
+        find(content, "negotiations", term="negotiat*"),
+    )
+    assert matched_terms(hits) == (
+        "Putin (title, summary), Modi (summary), Vladimir Putin (summary), speaks ~ spoke (summary), "
+        "sumit ~ summit (summary), Putins ~ Putin (content), negotiations ~ negotiat* (content)"
+    )
+    # the same words as the term, written another way, are the term as written
+    exact = "the US-India talks"
+    same = (find(exact, "US", term='"US"'), find(exact, "US-India", term="/us india/"))
+    assert matched_terms(same) == "US (content), US-India (content)"
+    assert matched_terms(()) == ""
+
+
+def test_matched_names_at_most_a_few_terms_each_shortened() -> None:
+    text = " ".join(f"word{i}" for i in range(MATCHED_TERMS + 2))
+    hits = tuple(find(text, f"word{i}") for i in range(MATCHED_TERMS + 2))
+    expected = ", ".join(f"word{i} (content)" for i in range(MATCHED_TERMS))
+    assert matched_terms(hits) == f"{expected}, …"
+    assert matched_terms(hits[:MATCHED_TERMS]) == expected
+    long_match = find(WORDS, WORDS[:200], term="/word0.*/")
+    assert (
+        matched_terms((long_match,))
+        == "word0 word1 word2 word3 word4 word5 word6 word7 word8… ~ /word0.*/ (content)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "lines"),
+    [
+        ("text", "\nMatched: AT&T ~ /at&t|at_t/ (content), negotiations ~ negotiat* (content)\n*AT&T*"),
+        (
+            "markdown",
+            "\nMatched: AT&T ~ /at&t|at\\_t/ (content), negotiations ~ negotiat\\* (content)  \n**AT&T**",
+        ),
+        (
+            "html",
+            "\nMatched: AT&amp;T ~ /at&amp;t|at_t/ (content), negotiations ~ negotiat* (content)<br>\n"
+            "<mark>AT&amp;T</mark>",
+        ),
+    ],
+)
+def test_each_story_says_what_matched_escaped_for_its_format(fmt: Format, lines: str) -> None:
+    content = "AT&T negotiations"
+    hits = (find(content, "AT&T", term="/at&t|at_t/"), find(content, "negotiations", term="negotiat*"))
+    body = render(alert(story(title="Talks", content=content, hits=hits)), fmt).body
+    assert lines in body  # the line, then the snippet
+
+
+# -- several rules in one message ----------------------------------------------------------------
+
+SEVERAL_RULES_BODIES = {
+    "text": (
+        "Putin visit, Lavrov in Delhi: 2 new stories\n\n"
+        "*Putin* and *Lavrov* in Delhi\n"
+        "The Hindu · 2025-10-07 14:05 UTC\n"
+        "https://example.org/a\n"
+        "Rules: Putin visit, Lavrov in Delhi\n"
+        "Matched: Putin (title), Lavrov (title)\n\n"
+        "*Lavrov* lands\n"
+        "The Hindu · 2025-10-07 14:05 UTC\n"
+        "https://example.org/a\n"
+        "Rules: Lavrov in Delhi\n"
+        "Matched: Lavrov (title)"
+    ),
+    "markdown": (
+        "**Putin visit, Lavrov in Delhi**: 2 new stories\n\n"
+        "[**Putin** and **Lavrov** in Delhi](<https://example.org/a>)  \n"
+        "The Hindu · 2025-10-07 14:05 UTC  \n"
+        "Rules: Putin visit, Lavrov in Delhi  \n"
+        "Matched: Putin (title), Lavrov (title)\n\n"
+        "[**Lavrov** lands](<https://example.org/a>)  \n"
+        "The Hindu · 2025-10-07 14:05 UTC  \n"
+        "Rules: Lavrov in Delhi  \n"
+        "Matched: Lavrov (title)"
+    ),
+    "html": (
+        "<p><strong>Putin visit, Lavrov in Delhi</strong>: 2 new stories</p>\n"
+        '<p><strong><a href="https://example.org/a"><mark>Putin</mark> and <mark>Lavrov</mark> in Delhi</a>'
+        "</strong><br>\n"
+        "The Hindu · 2025-10-07 14:05 UTC<br>\n"
+        "Rules: Putin visit, Lavrov in Delhi<br>\n"
+        "Matched: Putin (title), Lavrov (title)<br>\n"
+        "</p>\n"
+        '<p><strong><a href="https://example.org/a"><mark>Lavrov</mark> lands</a></strong><br>\n'
+        "The Hindu · 2025-10-07 14:05 UTC<br>\n"
+        "Rules: Lavrov in Delhi<br>\n"
+        "Matched: Lavrov (title)<br>\n"
+        "</p>"
+    ),
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_message_for_several_rules_names_them_in_title_header_and_each_story(fmt: Format) -> None:
+    both = ("Putin visit", "Lavrov in Delhi")
+    first_title, second_title = "Putin and Lavrov in Delhi", "Lavrov lands"
+    first = story(
+        title=first_title,
+        hits=(find(first_title, "Putin", "title"), find(first_title, "Lavrov", "title")),
+        rules=both,
+    )
+    second = story(title=second_title, hits=(find(second_title, "Lavrov", "title"),), rules=both[1:])
+    message = render(alert(first, second, rules=both), fmt)
+    assert message.title == "[summit-watch] Putin visit + Lavrov in Delhi: 2 new stories"
+    assert message.body == SEVERAL_RULES_BODIES[fmt]
+    one = render(alert(first, rules=both), fmt)
+    assert one.title == "[summit-watch] Putin visit + Lavrov in Delhi: Putin and Lavrov in Delhi"
+
+
+def test_several_rules_are_escaped_and_fit_the_title() -> None:
+    names = ("Putin & Modi", "<Lavrov>")
+    entry = story(title="Putin in India", rules=names)
+    body = render(alert(entry, rules=names), "html").body
+    assert body.startswith("<p><strong>Putin &amp; Modi, &lt;Lavrov&gt;</strong>: 1 new story</p>")
+    assert "\nRules: Putin &amp; Modi, &lt;Lavrov&gt;<br>\n" in body
+    long_names = ("Putin visit to India", "Lavrov in New Delhi", "India-Russia annual summit")
+    message = render(alert(entry, rules=long_names), "text", limits=Limits(title_max=80, body_max=10_000))
+    assert message.title == "[summit-watch] Putin visit to India + Lavrov in New Delhi + India-Russia…"
 
 
 # -- limits --------------------------------------------------------------------------------------
@@ -437,6 +626,13 @@ def test_html_escapes_hostile_text_and_links() -> None:
             "**Putin visit**: 1 new story\n\n* **Putin** & Modi",
             id="lines-with-only-empty-placeholders-left-out",
         ),
+        pytest.param(
+            "markdown",
+            Templates(header="", entry="$title\nRules: $rules\n_${matched}_ [$rules]"),
+            "[summit-watch] Putin visit: Putin & Modi",
+            "**Putin** & Modi\n_Putin (title)_ []",  # $rules is empty in a one-rule alert
+            id="matched-and-rules",
+        ),
     ],
 )
 def test_templates_replace_default_parts(
@@ -461,7 +657,9 @@ def test_target_templates_override_rule_templates_part_by_part() -> None:
     assert message.body == "rule header\n\ntarget: Putin in India"
 
 
-_ENTRY_PLACEHOLDERS = "$also, $headline, $link, $priority, $published, $rule, $snippet, $source, $title"
+_ENTRY_PLACEHOLDERS = (
+    "$also, $headline, $link, $matched, $priority, $published, $rule, $rules, $snippet, $source, $title"
+)
 _TITLE_PLACEHOLDERS = "$count, $priority, $rule, $stories, $title"
 _HEADER_PLACEHOLDERS = "$count, $priority, $rule, $stories"
 
@@ -523,12 +721,14 @@ def test_valid_templates_in_rule_and_settings_files(write_rule: WriteFile, tmp_p
         templates:
           title: "${rule}: $$$count"
           entry: |
-            $headline ($source)
-            $snippet
+            $headline ($source; $rules)
+            $matched: $snippet
         """,
     )
     (rule,) = load_rules(path)
-    assert rule.templates == Templates(title="${rule}: $$$count", entry="$headline ($source)\n$snippet\n")
+    assert rule.templates == Templates(
+        title="${rule}: $$$count", entry="$headline ($source; $rules)\n$matched: $snippet\n"
+    )
     config = write_file(
         tmp_path,
         "summit-watch.yaml",
@@ -583,8 +783,13 @@ def test_seed_articles_render_as_one_story_with_also_reported_by(seeds: list[Pat
         assert "Hindustan Times" in body
     text_body = render(alert(entry, name=rule.title), "text").body
     first = min((h for h in match.hits), key=lambda h: h.start)
-    assert first.text == "Putin"
-    assert "Russian President Vladimir *Putin* held a telephonic conversation" in text_body
+    assert first.text == "Putin"  # alone in the opening sentence: the snippet shows where most terms are
+    assert "Russian President Vladimir Putin held a…" in text_body  # the headline, not highlighted
+    assert (
+        "preparing for President *Putin*’s scheduled *visit* to *India* in December for the 23rd Annual "
+        "*India*-Russia *Summit*."
+    ) in text_body
+    assert "\nMatched: Putin (content), India (content), visit (content), Summit (content)\n" in text_body
     assert text_body.endswith("Also reported by: Hindustan Times (https://www.hindustantimes.com/x)")
     assert render(alert(entry, name=rule.title), "text").title.startswith(
         "[summit-watch] Putin visit to India: Prime Minister Narendra Modi and Russian President"

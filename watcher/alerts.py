@@ -6,6 +6,8 @@ items from several outlets) become one ``StoryEntry`` with "also reported by". R
 (``watcher.notify``) sends it and reports a ``SendResult``.
 """
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -37,11 +39,15 @@ class StoryEntry:
     text: dict[str, str]  # the lead item's stored plain text by field ("title", "summary", "content")
     hits: tuple[TermHit, ...]  # where the rule's terms matched in ``text`` (offsets into text[field])
     also: tuple[Report, ...] = ()
+    # The names of the rules that fired on this story, when the alert is one message for several
+    # rules (a target's ``group_by: story``); empty in a one-rule alert.
+    rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One message of one rule: its stories, in the order their first hit arrived."""
+    """One message of one rule (or of several rules that fired on the same stories): its stories,
+    in the order their first hit arrived."""
 
     id: int
     rule_id: str
@@ -50,6 +56,9 @@ class Alert:
     created_at: datetime
     entries: tuple[StoryEntry, ...]
     digest: bool = False  # a scheduled summary rather than a prompt alert
+    # Every rule of a message that stands for several rules' alerts on the same stories (a target's
+    # ``group_by: story``), by name, ``rule_name`` first; empty in a one-rule alert.
+    rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +77,34 @@ class SendResult:
 
     ok: bool
     reason: str | None = None
+
+
+_PRIORITY_ORDER: dict[Priority, int] = {"low": 0, "normal": 1, "high": 2}
+
+
+def merge_alerts(alerts: Sequence[Alert]) -> Alert:
+    """Several rules' alerts on the same stories as one message: the first alert's stories first,
+    then the others' new ones; a story several rules fired on is shown once, naming its rules and
+    highlighting each rule's terms found in its lead item. The highest priority wins."""
+    first = alerts[0]
+    if len(alerts) == 1:
+        return first
+    names = tuple(dict.fromkeys(alert.rule_name for alert in alerts))
+    entries: dict[int, StoryEntry] = {}
+    for alert in alerts:
+        for entry in alert.entries:
+            known = entries.get(entry.story_id)
+            if known is None:
+                entries[entry.story_id] = dataclasses.replace(entry, rules=(alert.rule_name,))
+                continue
+            hits = known.hits
+            if entry.lead.item_id == known.lead.item_id:  # offsets into the same text
+                hits = tuple(dict.fromkeys(known.hits + entry.hits))
+            rules = tuple(dict.fromkeys((*known.rules, alert.rule_name)))
+            entries[entry.story_id] = dataclasses.replace(known, hits=hits, rules=rules)
+    return dataclasses.replace(
+        first,
+        priority=max((alert.priority for alert in alerts), key=_PRIORITY_ORDER.__getitem__),
+        entries=tuple(entries.values()),
+        rules=names if len(names) > 1 else (),
+    )

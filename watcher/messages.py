@@ -1,9 +1,11 @@
 """Rendering an alert as a message for one target. Pure: no I/O, no clock.
 
 A message has a title (an email subject: plain text whatever the format) and a body in the target's
-format (text, markdown or html). Each story shows its headline, outlet, time, link, a snippet around
-the matched terms with the terms highlighted, and the other outlets that reported it. Any part can be
-replaced by a ``string.Template`` text (``Templates``; a target's over a rule's over the default).
+format (text, markdown or html). Each story shows its headline, outlet, time, link, the rules that
+fired on it (in a message for several rules), the terms matched and where, a snippet around the
+densest cluster of matches with the terms highlighted, and the other outlets that reported it. Any
+part can be replaced by a ``string.Template`` text (``Templates``; a target's over a rule's over the
+default).
 
 Bodies longer than the target accepts lose whole trailing stories ("… and 2 more stories"), never
 part of one: text is only ever cut before markup is added, so a tag or a ``**`` is never cut.
@@ -12,20 +14,25 @@ part of one: text is only ever cut before markup is added, so a tag or a ``**`` 
 import dataclasses
 import html
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from string import Template
 from typing import Final
 
 from watcher.alerts import Alert, Format, Message, Report, StoryEntry
+from watcher.records import TermHit
 from watcher.schema import Templates
+from watcher.text import words
 
 SNIPPET_CHARS: Final = 240  # a snippet's length before it is cut between words
-SNIPPET_LEAD: Final = 80  # of which at most this much comes before the first hit, for context
+SNIPPET_LEAD: Final = 80  # of which at most this much comes before the matches, for context
 HEADLINE_CHARS: Final = 300  # some feeds put a whole paragraph in the title
 UNTITLED_CHARS: Final = 80  # a headline made of a story's first words, when it has no title
+MATCHED_TERMS: Final = 8  # a "matched" line names at most this many terms, then "…"
+MATCHED_CHARS: Final = 60  # and shows at most this much of each (a regular expression can match a lot)
 _BODY_FIELDS: Final = ("summary", "content")
+_FIELDS: Final = ("title", *_BODY_FIELDS)
 _SPACES: Final = re.compile(r"\s+")
 _MARKDOWN_SPECIAL: Final = re.compile(r"([\\`*_\[\]<>#])")
 
@@ -106,6 +113,44 @@ def highlighted_text(story: StoryEntry, mark: tuple[str, str] = ("*", "*")) -> t
     return _excerpt(_headline(story), style), None if snippet is None else _excerpt(snippet, style)
 
 
+def matched_terms(hits: Iterable[TermHit]) -> str:
+    """The terms matched, as found and where, in reading order: ``Putin (title, summary), speaks ~
+    spoke (summary)`` (plain text), so that an alert says why it came.
+
+    A term found in another form than written (a word form, a typo, a prefix, a regular expression)
+    reads ``found ~ term``; each term and form is named once, with every field it was found in.
+    """
+    fields_by_term: dict[tuple[str, tuple[str, ...]], tuple[str, list[str]]] = {}
+    for hit in sorted(hits, key=_reading_order):
+        _, fields = fields_by_term.setdefault((hit.term, tuple(words(hit.text))), (_as_found(hit), []))
+        if hit.field not in fields:
+            fields.append(hit.field)
+    named = [f"{found} ({', '.join(fields)})" for found, fields in fields_by_term.values()]
+    return ", ".join(named[:MATCHED_TERMS] + (["…"] if len(named) > MATCHED_TERMS else []))
+
+
+def _reading_order(hit: TermHit) -> tuple[int, str, int]:
+    """Title, then summary, then content (then any other field), each from its start."""
+    rank = _FIELDS.index(hit.field) if hit.field in _FIELDS else len(_FIELDS)
+    return rank, hit.field, hit.start
+
+
+def _as_found(hit: TermHit) -> str:
+    found = _shorten(_SPACES.sub(" ", hit.text).strip(), MATCHED_CHARS)
+    if hit.edits == 0 and words(hit.text) == words(hit.term):
+        return found
+    return f"{found} ~ {_shorten(hit.term, MATCHED_CHARS)}"
+
+
+def _shorten(text: str, limit: int) -> str:
+    """``text`` cut between words (unless that would lose half of it) to at most ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
+
+
 def _escape_markdown(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
@@ -128,7 +173,17 @@ _TEXT = _Style(
     outlet=lambda name, url: f"{name} ({url})",
     url=_as_is,
     header="{rule}: $stories",
-    entry="\n".join(["$title", "$source · $published", "$link", "$snippet", "Also reported by: $also"]),
+    entry="\n".join(
+        [
+            "$title",
+            "$source · $published",
+            "$link",
+            "Rules: $rules",
+            "Matched: $matched",
+            "$snippet",
+            "Also reported by: $also",
+        ]
+    ),
     separator="\n\n",
     more="… and {more}",
 )
@@ -140,7 +195,16 @@ _MARKDOWN = _Style(
     url=_as_is,
     header="**{rule}**: $stories",
     # Two spaces end a line in Markdown; a bare newline would join the lines into one paragraph.
-    entry="  \n".join(["$headline", "$source · $published", "$snippet", "Also reported by: $also"]),
+    entry="  \n".join(
+        [
+            "$headline",
+            "$source · $published",
+            "Rules: $rules",
+            "Matched: $matched",
+            "$snippet",
+            "Also reported by: $also",
+        ]
+    ),
     separator="\n\n",
     more="… and {more}",
 )
@@ -155,6 +219,8 @@ _HTML = _Style(
         [
             "<p><strong>$headline</strong><br>",
             "$source · $published<br>",
+            "Rules: $rules<br>",
+            "Matched: $matched<br>",
             "$snippet",
             "<br>Also reported by: $also",
             "</p>",
@@ -175,12 +241,9 @@ def _title(alert: Alert, template: str | None, title_max: int) -> str:
         else:
             template = "[summit-watch] $rule: " + ("$title" if len(alert.entries) == 1 else "$stories")
     headline = _excerpt(_headline(alert.entries[0]), _PLAIN) if alert.entries else ""
-    text = _SPACES.sub(" ", _fill(template, {**_message_values(alert, _PLAIN), "title": headline})).strip()
-    if len(text) <= title_max:
-        return text
-    cut = text[: title_max - 1]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > title_max // 2 else cut).rstrip() + "…"
+    # "A + B" rather than "A, B": in a subject, a comma inside a rule's name would read as a separator.
+    values = {**_message_values(alert, _PLAIN), "rule": " + ".join(_rule_names(alert)), "title": headline}
+    return _shorten(_SPACES.sub(" ", _fill(template, values)).strip(), title_max)
 
 
 def _body(alert: Alert, style: _Style, templates: Templates, body_max: int) -> str:
@@ -218,7 +281,7 @@ def _count(number: int, adjective: str) -> str:
 def _message_values(alert: Alert, style: _Style) -> dict[str, str]:
     count = len(alert.entries)
     return {
-        "rule": style.escape(alert.rule_name),
+        "rule": style.escape(", ".join(_rule_names(alert))),
         "priority": alert.priority,
         "count": str(count),
         "stories": _count(count, "" if alert.digest else "new "),
@@ -231,16 +294,23 @@ def _entry_values(alert: Alert, story: StoryEntry, style: _Style) -> dict[str, s
     title = _excerpt(_headline(story), style)
     snippet = _snippet(story)
     return {
-        "rule": style.escape(alert.rule_name),
+        "rule": style.escape(", ".join(_rule_names(alert))),
+        "rules": style.escape(", ".join(story.rules)),
         "priority": alert.priority,
         "title": title,
         "headline": style.link(title, link) if link else title,
         "source": style.escape(lead.source),
         "published": _published(lead.published),
         "link": style.url(link) if link else "",
+        "matched": style.escape(matched_terms(story.hits)),
         "snippet": _excerpt(snippet, style) if snippet else "",
         "also": ", ".join(_outlet(report, style) for report in story.also),
     }
+
+
+def _rule_names(alert: Alert) -> tuple[str, ...]:
+    """Every rule a message stands for: several when one message carries several rules' alerts."""
+    return alert.rules or (alert.rule_name,)
 
 
 def _web_link(link: str | None) -> str | None:
@@ -287,14 +357,18 @@ def _headline(story: StoryEntry) -> _Cut:
 
 
 def _snippet(story: StoryEntry) -> _Cut | None:
-    """Text around the first hit in the summary or content (the headline shows the title in full).
+    """Text around the densest cluster of hits in the summary or content (the headline shows the
+    title in full): where most matched words are together, which tells more than the first of them
+    alone. On a tie, the summary and the earlier cluster.
 
     When only the title matched, the story's first words: they tell more than the title again.
     """
-    for field in _BODY_FIELDS:
-        spans = _spans(story, field)
-        if spans:
-            return _window(*_squeeze(story.text[field], spans), SNIPPET_CHARS, SNIPPET_LEAD)
+    matched = [
+        _squeeze(story.text[field], spans) for field in _BODY_FIELDS if (spans := _spans(story, field))
+    ]
+    if matched:
+        text, spans = max(matched, key=lambda squeezed: _densest(squeezed[1], SNIPPET_CHARS)[0])
+        return _window(text, spans, SNIPPET_CHARS, SNIPPET_LEAD)
     for field in _BODY_FIELDS:
         if story.text.get(field, "").strip():
             return _window(*_squeeze(story.text[field], []), SNIPPET_CHARS, 0)
@@ -330,29 +404,57 @@ def _squeeze(text: str, spans: Sequence[Span]) -> tuple[str, list[Span]]:
     return _SPACES.sub(" ", text).strip(), [(moved(start), moved(end)) for start, end in spans]
 
 
+def _densest(spans: Sequence[Span], size: int) -> tuple[int, Span]:
+    """The most spans that fit in ``size`` characters together (one, however long, at least), and the
+    text from the first of them to the end of the last; the earliest such cluster."""
+    best = (1, spans[0])
+    last = 0
+    for first, (start, _) in enumerate(spans):
+        last = max(last, first)
+        while last + 1 < len(spans) and spans[last + 1][1] - start <= size:
+            last += 1
+        if last - first + 1 > best[0]:
+            best = (last - first + 1, (start, spans[last][1]))
+    return best
+
+
 def _window(text: str, spans: Sequence[Span], size: int, lead: int) -> _Cut:
-    """About ``size`` characters from ``lead`` before the first span, cut between words and never
-    through a span (the first one is kept whole however long)."""
-    first_start, first_end = spans[0] if spans else (0, 0)
-    begin = max(0, first_start - lead)
-    end = max(min(len(text), begin + size), first_end)
+    """About ``size`` characters around the densest cluster of spans, up to ``lead`` of them before it,
+    cut between words and never through a span (a span longer than ``size`` is kept whole)."""
+    cluster_start, cluster_end = _densest(spans, size)[1] if spans else (0, 0)
+    begin = max(0, cluster_start - min(lead, max(0, size - (cluster_end - cluster_start))))
+    end = max(min(len(text), begin + size), cluster_end)
     begin = max(0, min(begin, end - size))  # near the end of the text, show more before
-    if begin > 0 and text[begin - 1] != " ":
-        space = text.find(" ", begin, first_start)
-        begin = space + 1 if space >= 0 else first_start
-    if end < len(text) and text[end] != " ":
-        space = text.rfind(" ", first_end, end)
-        if space >= 0:
-            end = space
-        else:
-            space = text.find(" ", end)
-            end = space if space >= 0 else len(text)
-    for start, stop in spans[1:]:
-        if start < end < stop:  # a later hit would be cut: end before it
-            space = text.rfind(" ", first_end, start)
-            end = space if space >= 0 else start
-    kept = tuple((start - begin, stop - begin) for start, stop in spans if stop <= end)
+    if begin > 0 and (text[begin - 1] != " " or _inside(begin, spans)):
+        space = _first_space(text, spans, begin, cluster_start)
+        begin = space + 1 if space >= 0 else cluster_start
+    if end < len(text) and (text[end] != " " or _inside(end, spans)):
+        space = _last_space(text, spans, cluster_end, end)
+        if space < 0:  # no space after the cluster within the window: end after the word
+            space = _first_space(text, spans, end, len(text))
+        end = space if space >= 0 else len(text)
+    kept = tuple((start - begin, stop - begin) for start, stop in spans if begin <= start and stop <= end)
     return _Cut(text[begin:end].rstrip(), kept, before=begin > 0, after=end < len(text))
+
+
+def _inside(offset: int, spans: Sequence[Span]) -> bool:
+    return any(start < offset < stop for start, stop in spans)
+
+
+def _first_space(text: str, spans: Sequence[Span], start: int, stop: int) -> int:
+    """The first space in ``text[start:stop]`` that is not inside a span (a phrase), or -1."""
+    space = text.find(" ", start, stop)
+    while space >= 0 and _inside(space, spans):
+        space = text.find(" ", space + 1, stop)
+    return space
+
+
+def _last_space(text: str, spans: Sequence[Span], start: int, stop: int) -> int:
+    """The last space in ``text[start:stop]`` that is not inside a span (a phrase), or -1."""
+    space = text.rfind(" ", start, stop)
+    while space >= 0 and _inside(space, spans):
+        space = text.rfind(" ", start, space)
+    return space
 
 
 def _excerpt(cut: _Cut, style: _Style) -> str:

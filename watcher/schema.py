@@ -77,7 +77,19 @@ TEMPLATE_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "title": _MESSAGE_PLACEHOLDERS | {"title"},
     "header": _MESSAGE_PLACEHOLDERS,
     "entry": frozenset(
-        {"rule", "priority", "title", "headline", "source", "published", "link", "snippet", "also"}
+        {
+            "rule",
+            "rules",
+            "priority",
+            "title",
+            "headline",
+            "source",
+            "published",
+            "link",
+            "matched",
+            "snippet",
+            "also",
+        }
     ),
     "footer": _MESSAGE_PLACEHOLDERS,
 }
@@ -104,11 +116,21 @@ MessageTemplate = Annotated[str, AfterValidator(_check_template)]
 
 
 class Templates(StrictModel):
-    """``string.Template`` texts replacing parts of the default alert message (unset: the default)."""
+    """``string.Template`` texts replacing parts of the default alert message (unset: the default).
+
+    Each part takes the placeholders ``TEMPLATE_PLACEHOLDERS`` names. ``$rule`` is the rule's name, or
+    in a message for several rules all their names (``A, B``; ``A + B`` in the title); an entry's
+    ``$rules`` names the rules that fired on its story in such a message (empty otherwise), and its
+    ``$matched`` the terms matched, as found and where (``Putin (title), speaks ~ spoke (summary)``).
+    """
 
     title: MessageTemplate | None = Field(
         default=None, description="The message title (email subject); one line."
     )
     header: MessageTemplate | None = Field(default=None, description="The first lines of the body.")
-    entry: MessageTemplate | None = Field(default=None, description="One story.")
+    entry: MessageTemplate | None = Field(
+        default=None,
+        description="One story. $rules: the rules that fired on it, in a message for several rules; "
+        "$matched: the terms matched, as found and where.",
+    )
     footer: MessageTemplate | None = Field(default=None, description="The last lines of the body.")

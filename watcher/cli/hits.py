@@ -194,6 +194,8 @@ def _echo_hit_records(hits: Iterator["HitRecord"], tz: "tzinfo", fmt: str) -> in
 def hits_show(app: App, hit_id: int) -> None:
     """One hit in full: its item, the matched terms highlighted, the other outlets of its story,
     and each delivery of its alert with its state."""
+    from watcher.messages import matched_terms
+
     detail = app.store.hit(hit_id)
     if detail is None:
         raise click.BadParameter(f"no hit {hit_id} (`summit-watch hits` lists them)", param_hint="ID")
@@ -207,7 +209,8 @@ def hits_show(app: App, hit_id: int) -> None:
     click.echo(f"{outlet} · {published}")
     if item.link:
         click.echo(item.link)
-    click.echo(f"matched: {', '.join(hit.terms)}")
+    # as alerts say it; a hit stored without positions has its terms only
+    click.echo(f"matched: {matched_terms(hit.hits) or ', '.join(hit.terms)}")
     if hit.mark is not None:
         click.echo(f"marked: {hit.mark}")
     if snippet:
@@ -240,8 +243,8 @@ def hits_show(app: App, hit_id: int) -> None:
 
 
 def _highlighted(detail: "HitDetail") -> tuple[str, str | None]:
-    """The hit's title and a snippet around its first hit in the text, the matched words bold on a
-    terminal (``*word*`` otherwise, or with NO_COLOR set), as alert messages show them."""
+    """The hit's title and a snippet around the densest cluster of matches in the text, the matched
+    words bold on a terminal (``*word*`` otherwise, or with NO_COLOR set), as alert messages show them."""
     from watcher.alerts import Report, StoryEntry
     from watcher.messages import highlighted_text
     from watcher.text import plain_text
