@@ -113,6 +113,8 @@ class Desk:
     rule: dict[str, Any] = field(default_factory=dict)
     targets: list[dict[str, str]] = field(default_factory=list)
     feeds: dict[str, list[Entry]] = field(default_factory=lambda: {"wire": []})
+    more_rules: dict[str, dict[str, Any]] = field(default_factory=dict)  # by id, beside "visit"
+    defaults: dict[str, Any] = field(default_factory=dict)
     recorder: Recorder = field(
         default_factory=lambda: Recorder(
             name="desk", format="text", description="desk", templates=None, limits=DEFAULT_LIMITS
@@ -124,12 +126,19 @@ class Desk:
         rules.mkdir(exist_ok=True)
         spec = {"id": "visit", "name": "Putin visit", "match": {"all": ["putin", "visit"]}, **self.rule}
         (rules / "visit.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+        for rule_id, more in self.more_rules.items():
+            (rules / f"{rule_id}.yaml").write_text(yaml.safe_dump({"id": rule_id, **more}), encoding="utf-8")
         urls = {}
         for name, entries in self.feeds.items():
             body = rss(*entries, title=name.title()).encode()
             urls[name] = self.server.route(f"/{name}.xml", Reply(200, body, RSS_TYPE))
         return write_settings(
-            self.root / "summit-watch.yaml", self.database, urls, rules=str(rules), targets=self.targets
+            self.root / "summit-watch.yaml",
+            self.database,
+            urls,
+            rules=str(rules),
+            targets=self.targets,
+            defaults=self.defaults,
         )
 
     def publish(self, *entries: Entry, feed: str = "wire") -> None:
@@ -249,6 +258,115 @@ def test_a_rule_notifies_only_its_targets(desk: Desk) -> None:
     desk.publish(entry(1))
     desk.send_due(T0, {"desk": desk.recorder, "other": other})
     assert (len(desk.recorder.sent), len(other.sent)) == (1, 0)
+
+
+# -- one message per story and target ------------------------------------------------------------
+
+TALKS = {"name": "Modi-Putin talks", "group_wait": 0, "match": {"all": ["putin", "new delhi"]}}
+SUMMIT = {"name": "Annual summit", "group_wait": 0, "priority": "high", "match": {"all": ["summit"]}}
+
+
+def recorder(name: str) -> Recorder:
+    return Recorder(name=name, format="text", description=name, templates=None, limits=DEFAULT_LIMITS)
+
+
+def test_rules_firing_on_one_story_make_one_message_per_target_naming_every_rule(
+    desk: Desk, smtp_server: SmtpServer
+) -> None:
+    desk.rule = {"group_wait": 0}
+    desk.more_rules = {"talks": TALKS, "summit": SUMMIT}
+    desk.targets = [{"name": "analysts", "url": smtp_server.mailto(), "pace": 0}]
+    desk.publish(entry(1))
+    targets = {**build_targets(load_config(desk.settings())), "desk": desk.recorder}
+
+    dispatched = desk.send_due(T0, targets)
+    assert sorted((d.target, d.rule, d.outcome) for d in dispatched) == [
+        (target, rule, "sent") for target in ("analysts", "desk") for rule in ("summit", "talks", "visit")
+    ]
+    (message,) = desk.recorder.sent
+    assert message.priority == "high"  # the highest of the rules'
+    for name in ("Putin visit", "Modi-Putin talks", "Annual summit"):
+        assert name in message.title
+        assert name in message.body
+    assert unmarked(message).count("Putin to visit New Delhi for the annual summit (1)") >= 1
+    mail = smtp_server.next_message()
+    for name in ("Putin visit", "Modi-Putin talks", "Annual summit"):
+        assert name in str(mail.message["Subject"])
+    assert desk.send_due(T0 + timedelta(hours=1), targets) == []  # each delivery sent once
+    assert smtp_server.received == [mail]
+    assert desk.store.waiting_by_target() == {}
+
+
+def test_a_story_shared_by_two_rules_is_shown_once_with_the_other_rules_stories(desk: Desk) -> None:
+    desk.rule = {"group_wait": 0}
+    desk.more_rules = {"summit": SUMMIT}
+    desk.publish(entry(1), Entry("summit-2", "Leaders gather for the summit in Ladakh"))
+    (message,) = desk.received(T0)
+    body = unmarked(message)
+    assert body.count("Putin to visit New Delhi for the annual summit (1)") == 1
+    assert "Leaders gather for the summit in Ladakh" in body
+    rules = sorted(
+        sorted(line.removeprefix("Rules: ").split(", "))
+        for line in body.splitlines()
+        if line.startswith("Rules: ")
+    )
+    assert rules == [["Annual summit"], ["Annual summit", "Putin visit"]]  # each story names its rules
+
+
+def test_group_by_rule_keeps_a_message_per_rule(desk: Desk) -> None:
+    desk.rule = {"group_wait": 0}
+    desk.more_rules = {"talks": TALKS}
+    desk.defaults = {"group_by": "rule"}
+    desk.publish(entry(1))
+    messages = desk.received(T0)
+    assert sorted(message.title for message in messages) == [
+        "[summit-watch] Modi-Putin talks: Putin to visit New Delhi for the annual summit (1)",
+        "[summit-watch] Putin visit: Putin to visit New Delhi for the annual summit (1)",
+    ]
+
+
+def test_a_target_can_choose_a_message_per_rule_while_another_groups_by_story(desk: Desk) -> None:
+    desk.rule = {"group_wait": 0}
+    desk.more_rules = {"talks": TALKS}
+    desk.targets = [
+        {"name": "desk", "url": "json://127.0.0.1:9/", "group_by": "rule"},
+        {"name": "wire", "url": "json://127.0.0.1:9/"},
+    ]
+    wire = recorder("wire")
+    desk.publish(entry(1))
+    desk.send_due(T0, {"desk": desk.recorder, "wire": wire})
+    assert (len(desk.recorder.sent), len(wire.sent)) == (2, 1)
+
+
+def test_a_failed_story_message_is_retried_as_one_and_sent_once(desk: Desk) -> None:
+    desk.rule = {"group_wait": 0}
+    desk.more_rules = {"talks": TALKS}
+    desk.publish(entry(1))
+    down = Switch.named("desk", up=False)
+    failed = desk.send_due(T0, {"desk": down})
+    assert [d.outcome for d in failed] == ["failed", "failed"]
+    assert len({d.retry_at for d in failed}) == 1  # due again together, so sent together
+
+    down.up.set()
+    again = desk.send_due(T0 + timedelta(minutes=1), {"desk": down})
+    assert [d.outcome for d in again] == ["sent", "sent"]
+    (message,) = down.taken(1)
+    assert "Putin visit" in message.title
+    assert "Modi-Putin talks" in message.title
+    assert desk.send_due(T0 + timedelta(hours=1), {"desk": down}) == []
+
+
+def test_a_rule_in_its_quiet_hours_is_not_joined_to_another_rules_message(desk: Desk) -> None:
+    desk.rule = {"group_wait": 0}
+    quiet = {"start": "09:00", "end": "10:00", "timezone": "UTC"}  # from T0
+    desk.more_rules = {"talks": {**TALKS, "quiet_hours": quiet}}
+    desk.clock.set(T0 - timedelta(minutes=1))
+    desk.publish(entry(1))
+    assert len(desk.outbox({"desk": desk.recorder}).plan()) == 2  # both alerts made before 09:00 ...
+    outcomes = {d.rule: d.outcome for d in desk.send_due(T0)}  # ... and due inside talks' quiet hours
+    assert outcomes == {"visit": "sent", "talks": "held"}
+    (message,) = desk.recorder.sent
+    assert "Modi-Putin talks" not in message.title
 
 
 # -- stories ----------------------------------------------------------------------------------------
@@ -580,8 +698,8 @@ class GatedRecorder:
 def test_a_dispatcher_killed_mid_send_loses_nothing_and_repeats_at_most_one(
     desk: Desk, tmp_path: Path
 ) -> None:
-    """Eight rules hit one item; the CLI is SIGKILLed while the SMTP server holds the third
-    message. After a restart every alert is delivered, and at most one of them twice."""
+    """Eight rules hit one item, a message per rule; the CLI is SIGKILLed while the SMTP server
+    holds the third message. After a restart every alert is delivered, and at most one of them twice."""
     gate = GatedRecorder(hold=3)
     port = free_port()
     controller = Controller(gate, hostname="127.0.0.1", port=port)
@@ -600,6 +718,7 @@ def test_a_dispatcher_killed_mid_send_loses_nothing_and_repeats_at_most_one(
             {"wire": feed},
             rules=str(rules),
             targets=[{"name": "mail", "url": target, "pace": 0}],  # no sleeps between the 8 mails
+            defaults={"group_by": "rule"},  # eight messages, so that the kill falls between two
         )
         environment = {**os.environ, "SUMMIT_WATCH_CONFIG": str(settings)}
         command = [sys.executable, "-m", "watcher"]

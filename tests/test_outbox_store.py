@@ -289,3 +289,26 @@ def test_a_retried_delivery_keeps_its_attempts_and_starts_a_fresh_deadline(store
     (again,) = store.deliveries()
     assert (again.state, again.attempts) == ("failed", 5)
     assert again.first_attempt == NOW + timedelta(days=3)  # the next 48 h count from the retry
+
+
+def test_companions_are_the_targets_due_deliveries_on_the_same_story_each_claimed_once(store: Store) -> None:
+    """Several rules fired on one story: the deliveries of the same target sharing that story are
+    taken with the first one; a digest's, another story's, another target's, a rule held by
+    quiet hours and one already claimed are not."""
+    story, alone = add_item(store, "alpha", "a1"), add_item(store, "beta", "b1")
+    for rule in ("summit", "talks", "quiet", "visit"):
+        hit(store, story, rule=rule)
+    hit(store, alone, rule="other")
+    hit(store, story, rule="digest")
+    for rule in ("summit", "talks", "quiet", "visit", "other"):
+        store.create_alert(rule, ["mail", "slack"], NOW)
+    store.create_alert("digest", ["mail"], NOW, digest=True)
+    assert store.claim_delivery(NOW, LEASE, "other:1", target="mail") is not None  # summit's, elsewhere
+    lead = store.claim_delivery(NOW, LEASE, OWNER, target="mail")
+    assert lead is not None
+    assert lead.rule == "talks"
+
+    taken = store.claim_companions(lead, [story], NOW, LEASE, OWNER, skip_rules=["quiet"])
+    assert [(d.rule, d.target) for d in taken] == [("visit", "mail")]
+    assert store.claim_companions(lead, [story], NOW, LEASE, OWNER, skip_rules=["quiet"]) == []
+    assert store.claim_companions(lead, [], NOW, LEASE, OWNER) == []

@@ -42,6 +42,9 @@ def _check_feed_url(url: str) -> str:
     return url
 
 
+GroupBy = Literal["story", "rule"]
+
+
 class FeedConfig(StrictModel):
     """A feed to poll."""
 
@@ -67,6 +70,11 @@ class TargetConfig(StrictModel):
         description="Least time between two messages to this target; default Apprise's for the "
         "service (5.5 s for email, 1.2 s for Slack). A local mail relay can take 0.",
     )
+    group_by: GroupBy | None = Field(
+        default=None,
+        description="story: one message for the rules that fired on the same story at once; "
+        "rule: a message per rule. Default defaults.group_by.",
+    )
 
 
 class Defaults(StrictModel):
@@ -75,6 +83,11 @@ class Defaults(StrictModel):
     interval: Duration = timedelta(minutes=10)
     group_wait: Duration = timedelta(minutes=1)
     cooldown: Duration = timedelta(0)
+    group_by: GroupBy = Field(
+        default="story",
+        description="Per target, one message for several rules' alerts on the same story (story) "
+        "or one per rule (rule).",
+    )
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -146,6 +159,14 @@ class Config(StrictModel):
     def interval(self, feed: FeedConfig) -> timedelta:
         """How often ``feed`` is polled."""
         return feed.interval or self.defaults.interval
+
+    def group_by(self, target: str) -> GroupBy:
+        """Whether ``target`` gets one message per story or per rule (a target not in the file:
+        the default)."""
+        for configured in self.targets:
+            if configured.name == target and configured.group_by is not None:
+                return configured.group_by
+        return self.defaults.group_by
 
 
 def search_path() -> tuple[Path, ...]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
-from watcher.alerts import Alert, Report, SendResult, StoryEntry
+from watcher.alerts import Alert, Report, SendResult, StoryEntry, merge_alerts
 from watcher.claims import OWNER, owner_gone
 from watcher.config import Config
 from watcher.errors import WatcherError
@@ -151,7 +151,7 @@ class Outbox:
                 now = self._clock()
                 try:
                     delivery = self._store.claim_delivery(now, DELIVERY_LEASE, OWNER, target=target)
-                    outcome = None if delivery is None else self._deliver(delivery, now)
+                    outcomes = None if delivery is None else self._deliver(delivery, now)
                 except Exception as e:
                     run.release()
                     if not run.fail(e):  # nobody else will hear of it
@@ -162,12 +162,12 @@ class Outbox:
                             exc_info=not isinstance(e, WatcherError),
                         )
                     return
-                if outcome is None:
+                if outcomes is None:
                     run.release()
                     return
-                if not run.record(outcome):
+                if not run.record(outcomes):
                     with self._lock:
-                        self._late.append(outcome)
+                        self._late.extend(outcomes)
         finally:
             with self._lock:
                 self._sending.discard(target)
@@ -199,7 +199,9 @@ class Outbox:
             return list(rule.notify)
         return list(self._targets)
 
-    def _deliver(self, delivery: Delivery, now: datetime) -> Dispatched:
+    def _deliver(self, delivery: Delivery, now: datetime) -> list[Dispatched]:
+        """Send one claimed delivery, with the target's other due deliveries on the same stories
+        when it takes one message per story; record each. One outcome per delivery."""
         rule = self._rules.get(delivery.rule)
         if rule is not None:
             hold = held_until(policy_for(rule, self._config.defaults), now)
@@ -208,30 +210,74 @@ class Outbox:
                 log.info(
                     "delivery_held rule=%s target=%s until=%s", rule.id, delivery.target, hold.isoformat()
                 )
-                return Dispatched(delivery.id, delivery.rule, delivery.target, "held", retry_at=hold)
+                return [Dispatched(delivery.id, delivery.rule, delivery.target, "held", retry_at=hold)]
         alert = self.alert(delivery.alert)
         if alert is None or not alert.entries:
-            # Its hits joined an earlier alert of their story (the story was joined after this
-            # alert was made): they are history, and there is nothing left to send.
-            self._store.drop_delivery(delivery.id)
-            log.info(
-                "delivery_dropped rule=%s target=%s alert=%d reason=no hits left (joined an earlier alert)",
-                delivery.rule,
-                delivery.target,
-                delivery.alert,
+            return [self._drop(delivery)]
+        sent = [delivery]
+        if not alert.digest and self._config.group_by(delivery.target) == "story":
+            companions = self._store.claim_companions(
+                delivery,
+                [entry.story_id for entry in alert.entries],
+                now,
+                DELIVERY_LEASE,
+                OWNER,
+                skip_rules=self._held_rules(now),
             )
-            return Dispatched(delivery.id, delivery.rule, delivery.target, "dropped")
+            alerts = [alert]
+            for companion in companions:
+                joined = self.alert(companion.alert)
+                if joined is None or not joined.entries:
+                    self._drop(companion)
+                else:
+                    sent.append(companion)
+                    alerts.append(joined)
+            alert = merge_alerts(alerts)
         result = self._send(delivery, rule, alert)
+        return self._record(sent, result)
+
+    def _held_rules(self, now: datetime) -> list[str]:
+        """The rules inside their quiet hours at ``now``: their deliveries wait, joined to none."""
+        return [
+            rule.id
+            for rule in self._rules.values()
+            if held_until(policy_for(rule, self._config.defaults), now) is not None
+        ]
+
+    def _drop(self, delivery: Delivery) -> Dispatched:
+        # Its hits joined an earlier alert of their story (the story was joined after this
+        # alert was made): they are history, and there is nothing left to send.
+        self._store.drop_delivery(delivery.id)
+        log.info(
+            "delivery_dropped rule=%s target=%s alert=%d reason=no hits left (joined an earlier alert)",
+            delivery.rule,
+            delivery.target,
+            delivery.alert,
+        )
+        return Dispatched(delivery.id, delivery.rule, delivery.target, "dropped")
+
+    def _record(self, sent: list[Delivery], result: SendResult) -> list[Dispatched]:
+        """Record one message's result for each delivery it carried (the first one leads): sent,
+        or failed and due again together, after the first one's backoff."""
         finished = self._clock()
+        lead = sent[0]
         if result.ok:
-            self._store.record_delivery(delivery.id, finished)
-            log.info(
-                "delivery_sent rule=%s target=%s alert=%d", delivery.rule, delivery.target, delivery.alert
-            )
-            target_answered(self._store, delivery.target, finished)
-            return Dispatched(delivery.id, delivery.rule, delivery.target, "sent")
-        again = retry_at(delivery.first_attempt or finished, finished, self._jitter)
-        self._store.record_delivery(delivery.id, finished, error=result.reason, retry_at=again)
+            for delivery in sent:
+                self._store.record_delivery(delivery.id, finished)
+                log.info(
+                    "delivery_sent rule=%s target=%s alert=%d", delivery.rule, delivery.target, delivery.alert
+                )
+            target_answered(self._store, lead.target, finished)
+            return [Dispatched(delivery.id, delivery.rule, delivery.target, "sent") for delivery in sent]
+        again = retry_at(lead.first_attempt or finished, finished, self._jitter)
+        outcomes = []
+        for delivery in sent:
+            self._store.record_delivery(delivery.id, finished, error=result.reason, retry_at=again)
+            outcomes.append(self._failed(delivery, result.reason, again))
+        return outcomes
+
+    @staticmethod
+    def _failed(delivery: Delivery, reason: str | None, again: datetime | None) -> Dispatched:
         if again is None:
             log.error(
                 "delivery_dead rule=%s target=%s alert=%d attempts=%d error=%s",
@@ -239,19 +285,19 @@ class Outbox:
                 delivery.target,
                 delivery.alert,
                 delivery.attempts + 1,
-                result.reason,
+                reason,
             )
-            return Dispatched(delivery.id, delivery.rule, delivery.target, "dead", result.reason)
+            return Dispatched(delivery.id, delivery.rule, delivery.target, "dead", reason)
         log.warning(
             "delivery_failed rule=%s target=%s alert=%d attempts=%d error=%s retry_at=%s",
             delivery.rule,
             delivery.target,
             delivery.alert,
             delivery.attempts + 1,
-            result.reason,
+            reason,
             again.isoformat(timespec="seconds"),
         )
-        return Dispatched(delivery.id, delivery.rule, delivery.target, "failed", result.reason, again)
+        return Dispatched(delivery.id, delivery.rule, delivery.target, "failed", reason, again)
 
     def _send(self, delivery: Delivery, rule: Rule | None, alert: Alert) -> SendResult:
         target = self._targets.get(delivery.target)
@@ -303,13 +349,14 @@ class _Run:
                 self._room += 1
             self._changed.notify_all()
 
-    def record(self, outcome: Dispatched) -> bool:
-        """``outcome`` used the room taken; False if the call has returned without it."""
+    def record(self, outcomes: list[Dispatched]) -> bool:
+        """``outcomes`` (of one message) used the room taken; False if the call has returned
+        without them."""
         with self._changed:
             self._taken -= 1
             self._changed.notify_all()
             if not self._over:
-                self._done.append(outcome)
+                self._done.extend(outcomes)
             return not self._over
 
     def fail(self, error: Exception) -> bool:

@@ -351,7 +351,7 @@ def write_cluster_settings(
         feeds,
         rules=str(rules_dir),
         targets=[{"name": name, "url": smtp.mailto(), "pace": 0} for name, smtp in mailroom.servers.items()],
-        defaults={"group_wait": "0s"},
+        defaults={"group_wait": "0s", "group_by": "rule"},  # a mail per rule: its subject names it
     )
 
 

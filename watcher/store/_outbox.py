@@ -25,8 +25,9 @@ from watcher.store._tables import (
 
 
 class OutboxMixin(StoreBase):
-    """``pending_rules`` and ``create_alert`` (the plan), ``claim_delivery`` and ``record_delivery``
-    (the dispatch), and the outbox's upkeep: claims released, deliveries held, retried, counted."""
+    """``pending_rules`` and ``create_alert`` (the plan), ``claim_delivery``, ``claim_companions`` and
+    ``record_delivery`` (the dispatch), and the outbox's upkeep: claims released, deliveries held,
+    retried, counted."""
 
     def pending_rules(self) -> list[PendingRule]:
         """The rules with hits not in any alert yet, by rule id."""
@@ -135,6 +136,52 @@ class OutboxMixin(StoreBase):
                 if connection.execute(claim).rowcount == 1:
                     return _deliveries(connection, _DELIVERY.c.id == id)[0]
         return None
+
+    def claim_companions(
+        self,
+        lead: Delivery,
+        stories: Collection[int],
+        now: datetime,
+        lease: timedelta,
+        owner: str,
+        *,
+        skip_rules: Collection[str] = (),
+    ) -> list[Delivery]:
+        """Also take the other deliveries due at ``now`` to ``lead``'s target whose alerts (not
+        digests, nor of ``skip_rules``) hold a hit on one of ``stories``: several rules that fired on
+        one story are sent to a target as one message. Each is claimed as ``claim_delivery`` claims
+        one, so no other dispatcher sends it meanwhile."""
+        _check_aware(now, "now")
+        if not stories:
+            return []
+        due = (*self._due(now), _DELIVERY.c.target == lead.target)
+        story = func.coalesce(_ITEM.c.story_id, _ITEM.c.id)
+        sharing = (
+            select(_DELIVERY.c.id)
+            .join(_ALERT, _ALERT.c.id == _DELIVERY.c.alert_id)
+            .join(_HIT, _HIT.c.alert_id == _DELIVERY.c.alert_id)
+            .join(_ITEM, _ITEM.c.id == _HIT.c.item_id)
+            .where(
+                *due,
+                _DELIVERY.c.id != lead.id,
+                _ALERT.c.digest.is_(False),
+                _ALERT.c.rule_id.not_in(list(skip_rules)),
+                story.in_(list(stories)),
+            )
+            .distinct()
+            .order_by(_DELIVERY.c.id)
+        )
+        claimed = []
+        with self._errors(), self._engine.begin() as connection:
+            for id in connection.execute(sharing).scalars().all():
+                claim = (
+                    update(_DELIVERY)
+                    .where(_DELIVERY.c.id == id, *due)
+                    .values(claimed_until=now + lease, claimed_by=owner)
+                )
+                if connection.execute(claim).rowcount == 1:
+                    claimed.append(id)
+            return _deliveries(connection, _DELIVERY.c.id.in_(claimed)) if claimed else []
 
     def due_targets(self, now: datetime) -> list[str]:
         """The targets with a delivery due at ``now`` that no dispatcher holds, by name."""
