@@ -2,7 +2,8 @@
 #
 #   make run     create .venv if needed, install the package, run the daemon on the bundled example
 #                (examples/summit-watch.yaml: SQLite in .run/, the demo feeds in examples/feeds/;
-#                Ctrl-C stops). ./summit-watch.yaml, a link to it, lets `summit-watch hits` find it.
+#                Ctrl-C stops it, exit status 0). ./summit-watch.yaml, a link to it, lets
+#                `summit-watch hits` find it.
 #   make test    create .venv if needed, install with the test extras, then lint, type-check, test
 #   make test-fast  the unit tests only (the pure core and the CLI in-process): seconds, while working
 #   make lint    ruff check, ruff format --check, mypy, lint-imports (the layer contracts in pyproject.toml)
@@ -30,12 +31,15 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .DEFAULT_GOAL := run
 .PHONY: run test test-fast lint bench clean
 
+# Ctrl-C goes to the terminal's foreground process group. With job control on (set -m), the daemon
+# runs in a group of its own that holds the terminal: Ctrl-C stops it (exit 0), not make.
 run: $(RUN_STAMP)
 	@if [ ! -e summit-watch.yaml ] && [ "$(EXAMPLE_CONFIG)" = examples/summit-watch.yaml ]; then \
 		ln -s examples/summit-watch.yaml summit-watch.yaml; \
 		echo "make run: ./summit-watch.yaml links to examples/summit-watch.yaml: run summit-watch hits, status... from here"; \
 	fi
-	$(BIN)/summit-watch --config $(EXAMPLE_CONFIG) run
+	@echo "$(BIN)/summit-watch --config $(EXAMPLE_CONFIG) run"
+	@if [ -t 0 ]; then set -m; fi; $(BIN)/summit-watch --config $(EXAMPLE_CONFIG) run
 
 test: lint
 	@status=0; \

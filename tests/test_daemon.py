@@ -6,16 +6,21 @@ by a thread into a queue), or a mail at the SMTP server; never a fixed sleep.
 """
 
 import itertools
+import os
+import pty
 import queue
 import re
+import select
 import shutil
 import signal
 import statistics
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import REPO
 from daemons import WAIT, Daemon, Newsroom, NotifySocket
 from httpserver import Reply
@@ -149,6 +154,59 @@ def test_the_bundled_example_alerts_on_stdout_within_a_minute_offline(
     # A quiet demo: no Alembic INFO lines (creating the database), no "malformed" local feed.
     assert not [line for line in daemon.log if "alembic" in line]
     assert not [line for line in daemon.log if "feed_malformed" in line and "demo-" in line]
+
+
+@pytest.mark.integration
+def test_make_run_stops_with_exit_status_0_on_ctrl_c_from_a_terminal(tmp_path: Path) -> None:
+    """`make run` in a terminal (a pseudo-terminal here), then Ctrl-C: the daemon stops cleanly and
+    make, whose process group the terminal's interrupt no longer reaches, exits 0 too."""
+    feed = (REPO / "examples" / "feeds" / "delhi-dispatch.xml").as_uri()
+    settings = tmp_path / "demo.yaml"
+    settings.write_text(
+        yaml.safe_dump(
+            {
+                "database": f"sqlite:///{tmp_path / 'demo.db'}",
+                "rules": str(REPO / "tests" / "data" / "rules"),
+                "feeds": [{"name": "demo", "url": feed}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    venv = Path(sys.prefix)
+    command = ["make", "-s", "-C", str(REPO), "-o", str(venv / ".installed-run"), "run"]
+    command += [f"VENV={venv}", f"EXAMPLE_CONFIG={settings}"]  # this venv, as installed: no reinstall
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: make, on the terminal
+        os.execvp(command[0], command)
+    try:
+        seen = _read_terminal_until(terminal, b"daemon_ready")
+        assert b"daemon_ready" in seen, seen.decode(errors="replace")
+        os.write(terminal, b"\x03")  # Ctrl-C, as a user types it
+        seen += _read_terminal_until(terminal, None)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(terminal)
+    assert os.waitstatus_to_exitcode(status) == 0, seen.decode(errors="replace")
+    assert b"daemon_stopped" in seen, seen.decode(errors="replace")
+    assert b"Interrupt" not in seen  # make was not interrupted
+
+
+def _read_terminal_until(terminal: int, wanted: bytes | None) -> bytes:
+    """What the terminal shows until ``wanted`` appears (None: until it closes), within ``WAIT``."""
+    seen = b""
+    deadline = time.monotonic() + WAIT
+    while (wanted is None or wanted not in seen) and time.monotonic() < deadline:
+        ready, _, _ = select.select([terminal], [], [], deadline - time.monotonic())
+        if not ready:
+            break
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:  # EIO: every process holding the terminal has ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen
 
 
 def test_watchdog_pings_when_systemd_asks_for_them(
