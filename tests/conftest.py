@@ -23,6 +23,8 @@ SHARED = REPO.parent / "shared"
 # checked generically (tests/test_rules.py: valid, described, no regex, about 40 lines).
 RULES = REPO / "tests" / "data" / "rules"
 EXAMPLE_RULES = REPO / "rules"
+# The seed articles the tests read (the ``seeds`` fixture): our own text, not the real articles.
+SEEDS = REPO / "tests" / "data" / "seeds"
 
 WriteFile = Callable[[str, str], Path]
 RunCli = Callable[..., Result]
@@ -55,13 +57,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def shared() -> Path:
-    """The shared seeds and corpora beside the clone (../shared). A bare clone has none: the tests
-    that read them are skipped, saying so. CI has them: there a missing ../shared fails the run, so
-    no test is ever skipped there unseen."""
+    """The real news beside the clone (../shared): corpora/ (the real-feed and feedparser corpora)
+    and seeds/ (the two real seed articles), which may not be copied into the repository. A bare
+    clone has none: the tests that read them are skipped, saying so. CI has them: there a missing
+    ../shared fails the run, so no test is ever skipped there unseen."""
     if not (SHARED / "seeds").is_dir() or not (SHARED / "corpora").is_dir():
         reason = (
-            f"needs {SHARED} (seeds/ and corpora/: the seed articles and the real-feed corpus), "
-            "which sits beside the clone in the project's workspace, not in the repository"
+            f"needs {SHARED}: its corpora/ (the real-feed and feedparser corpora) and seeds/ (the two "
+            "real seed articles), real news kept beside the clone, outside the repository"
         )
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI: {reason}", pytrace=False)
@@ -80,12 +83,28 @@ def _no_apprise_pacing(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(plugin, "request_rate_per_sec", 0)
 
 
-@pytest.fixture
-def seeds(shared: Path) -> list[Path]:
-    """The seed articles, in name order (000_..., 001_...)."""
-    found = sorted((shared / "seeds").glob("*.txt"))
-    assert len(found) == 2, f"expected the two seed articles in {shared / 'seeds'}, found {found}"
+def seed_articles(directory: Path) -> list[Path]:
+    """The two seed articles (plain text, one item each) in ``directory``, in name order."""
+    found = sorted(directory.glob("*.txt"))
+    assert len(found) == 2, f"expected the two seed articles in {directory}, found {found}"
     return found
+
+
+@pytest.fixture
+def seeds() -> list[Path]:
+    """The seed articles, in name order: 000_call.txt (the Modi-Putin phone call) and
+    001_call_and_visit.txt (the call, Putin's December visit, Lavrov's trip, the IRIGC-M&MTC).
+
+    Written for the tests from the facts of the two real seed articles (../shared/seeds, which may
+    not be copied here), with the same names and terms, so the rules of tests/data/rules match them as they
+    match the originals: always there, even in a bare clone. ``real_seeds`` are the originals."""
+    return seed_articles(SEEDS)
+
+
+@pytest.fixture
+def real_seeds(shared: Path) -> list[Path]:
+    """The two real seed articles (../shared/seeds), in name order: skipped where ../shared is not."""
+    return seed_articles(shared / "seeds")
 
 
 def write_file(directory: Path, name: str, text: str) -> Path:

@@ -35,7 +35,7 @@ def matched_rules(records: list[dict[str, object]]) -> dict[object, set[object]]
 # -- the seed articles --------------------------------------------------------------------------
 
 
-def test_seeds_match_the_expected_rules(run_cli: RunCli, seeds: list[Path]) -> None:
+def assert_seeds_match_the_expected_rules(run_cli: RunCli, seeds: list[Path]) -> None:
     result = run_cli("rules", "test", "--rules", RULES, *seeds, "--json")
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
@@ -54,13 +54,28 @@ def test_seeds_match_the_expected_rules(run_cli: RunCli, seeds: list[Path]) -> N
         assert all(isinstance(term, str) for term in record["matched"])
 
 
-def test_seed_matches_name_the_rule_terms(run_cli: RunCli, seeds: list[Path]) -> None:
-    records = json_lines(run_cli("rules", "test", "--rules", RULES, "--json", seeds[1]).stdout)
+def assert_second_seed_matches_name_the_rule_terms(run_cli: RunCli, second: Path) -> None:
+    records = json_lines(run_cli("rules", "test", "--rules", RULES, "--json", second).stdout)
     by_rule = {record["rule"]: record for record in records}
     assert {"Putin", "India", "annual summit"} <= set(by_rule["putin-visit-india"]["matched"])
     assert {"Lavrov", "New Delhi"} <= set(by_rule["lavrov-visit-india"]["matched"])
     assert {"Modi", "Putin"} <= set(by_rule["modi-putin-call"]["matched"])
     assert "IRIGC" in by_rule["india-russia-defence-commission"]["matched"]
+
+
+def test_seeds_match_the_expected_rules(run_cli: RunCli, seeds: list[Path]) -> None:
+    assert_seeds_match_the_expected_rules(run_cli, seeds)
+
+
+def test_seed_matches_name_the_rule_terms(run_cli: RunCli, seeds: list[Path]) -> None:
+    assert_second_seed_matches_name_the_rule_terms(run_cli, seeds[1])
+
+
+def test_the_real_seed_articles_match_as_the_written_ones(run_cli: RunCli, real_seeds: list[Path]) -> None:
+    """The seeds were written from the facts of the two real articles (../shared/seeds): the rules
+    match the originals as they match them, with the same terms."""
+    assert_seeds_match_the_expected_rules(run_cli, real_seeds)
+    assert_second_seed_matches_name_the_rule_terms(run_cli, real_seeds[1])
 
 
 def test_human_output_is_a_table(run_cli: RunCli, seeds: list[Path]) -> None:

@@ -45,10 +45,12 @@ def corpus(shared: Path) -> list[tuple[str, Item]]:
     ]
 
 
-@pytest.fixture
-def seed_prints(seeds: list[Path]) -> tuple[Fingerprint, Fingerprint]:
-    """The seeds as they arrive from text files: no title, the article as content."""
-    first, second = (fingerprint("", path.read_text(encoding="utf-8")) for path in seeds)
+@pytest.fixture(params=["seeds", "real_seeds"])
+def seed_prints(request: pytest.FixtureRequest) -> tuple[Fingerprint, Fingerprint]:
+    """The seeds as they arrive from text files: no title, the article as content. Both the
+    articles written for the tests and the real ones (where ../shared is)."""
+    paths: list[Path] = request.getfixturevalue(request.param)
+    first, second = (fingerprint("", path.read_text(encoding="utf-8")) for path in paths)
     return first, second
 
 
