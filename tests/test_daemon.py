@@ -182,8 +182,9 @@ def test_make_run_stops_with_exit_status_0_on_ctrl_c_from_a_terminal(tmp_path: P
         seen = _read_terminal_until(terminal, b"daemon_ready")
         assert b"daemon_ready" in seen, seen.decode(errors="replace")
         os.write(terminal, b"\x03")  # Ctrl-C, as a user types it
-        seen += _read_terminal_until(terminal, None)
+        seen += _read_terminal_until(terminal, b"daemon_stopped")
         _, status = os.waitpid(pid, 0)
+        seen += _read_terminal_until(terminal, None)  # what is left once make is gone
     finally:
         os.close(terminal)
     assert os.waitstatus_to_exitcode(status) == 0, seen.decode(errors="replace")
