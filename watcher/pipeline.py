@@ -2,20 +2,37 @@
 
 Fetching is concurrent (asyncio, bounded by ``FetchLimits``); parsing runs in a process pool
 once more than a few bodies arrived, since feedparser is CPU-bound and machines have several
-cores. Storage and matching stay in this process, in the order feeds finish. One feed's failure
-is a value in its report, never an exception that stops the cycle; a storage failure does stop
-it (nothing can be recorded), and it is raised as ``StorageError``.
+cores. Fetching runs ahead of parsing by at most ``BACKLOG_PER_CONNECTION`` feeds per connection,
+so a first poll never holds every body of the cycle in memory at once. Storage and matching stay
+in this process, in the order feeds finish. One feed's failure is a value in its report, never an
+exception that stops the cycle; a storage failure does stop it (nothing can be recorded), and it
+is raised as ``StorageError``.
+
+A feed whose body was usable has its new items stored at once, with their hits, in a transaction
+of its own, then its poll recorded, as each feed finishes. A poll that brought nothing to store
+(304 Not Modified, a failure, a body that is no feed) is only bookkeeping: its record (last poll,
+outcome, status, failures, next poll, validators) waits in a batch, recorded in one transaction
+with one UPDATE statement (``Store.record_polls``) at the end of the cycle, or sooner once
+``BATCH_SIZE`` records have gathered or the oldest is ``BATCH_SECONDS`` old; a cycle stopped by an
+error records it before the error propagates. A crash loses at most that batch, and losing it is
+harmless: no item, hit or alert depends on it, and those feeds keep their previous state
+(validators, schedule, failure count), so they are simply due again and polled again (by the
+daemon once its claim on them is freed or expires). So a re-poll of 1,000 feeds all answering 304
+costs its conditional GETs and a couple of transactions, not 1,000 commits.
 """
 
 import asyncio
+import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from multiprocessing import get_context
 
 from watcher.config import Config
+from watcher.errors import StorageError
 from watcher.faults import fault_point
 from watcher.fetch import Fetcher, FetchLimits, FetchRequest
 from watcher.items import FeedRef
@@ -29,6 +46,9 @@ from watcher.stories import STORY_WINDOW, Fingerprint, find_story, item_fingerpr
 log = logging.getLogger(__name__)
 
 INLINE_PARSES = 3  # bodies parsed in this process before a pool is started
+BACKLOG_PER_CONNECTION = 2  # feeds fetched or waiting for their parse, per connection allowed
+BATCH_SIZE = 500  # poll records of feeds that brought nothing to store, recorded together...
+BATCH_SECONDS = 5.0  # ...or once the oldest waiting one is this old (checked as each feed is done)
 _STORY_JOINS = threading.Lock()
 
 
@@ -53,25 +73,41 @@ async def poll(
         store.sync_feeds(config.feeds, cycle.intervals, clock())
     due = store.due_feeds(clock(), feeds)
     reports = []
+    limits = limits or FetchLimits()
+    # Bodies fetched and not parsed yet are held in memory: at most this many feeds are fetched or
+    # waiting for their parse at once. Fetching (kept-alive connections) outruns parsing by far on
+    # a first poll; without a bound it would hold every body of the cycle. A 304 frees its place
+    # as soon as it is answered.
+    backlog = asyncio.Semaphore(BACKLOG_PER_CONNECTION * limits.max_connections)
     with _Parsers() as parsers:
-        async with Fetcher(limits or FetchLimits()) as fetcher:
+        async with Fetcher(limits) as fetcher:
 
             async def fetch_and_parse(
                 state: FeedState,
             ) -> tuple[FeedState, FetchResult, ParsedFeed | str | None]:
-                result = await fetcher.fetch(
-                    FetchRequest(state.name, state.url, state.etag, state.last_modified)
-                )
-                return state, result, (await parsers.parse(result) if result.outcome == "ok" else None)
+                async with backlog:
+                    result = await fetcher.fetch(
+                        FetchRequest(state.name, state.url, state.etag, state.last_modified)
+                    )
+                    parsed = await parsers.parse(result) if result.outcome == "ok" else None
+                return state, result, parsed
 
             # Feeds are fetched and parsed concurrently (parsing in the pool's processes); what they
             # brought is stored here, one feed at a time, in the order they finish.
-            for finished in asyncio.as_completed([fetch_and_parse(state) for state in due]):
-                state, result, parsed = await finished
-                report = cycle.record(state, result, parsed, clock())
-                reports.append(report)
-                if on_report is not None:
-                    on_report(report, len(due))
+            try:
+                for finished in asyncio.as_completed([fetch_and_parse(state) for state in due]):
+                    state, result, parsed = await finished
+                    report = cycle.record(state, result, parsed, clock())
+                    reports.append(report)
+                    if on_report is not None:
+                        on_report(report, len(due))
+            except BaseException:
+                # Record the polls done so far if the database still takes them; the error that
+                # stopped the cycle is the one to report.
+                with contextlib.suppress(StorageError):
+                    cycle.flush()
+                raise
+            cycle.flush()
     return PollSummary(tuple(sorted(reports, key=lambda r: r.feed)))
 
 
@@ -153,14 +189,21 @@ class _Cycle:
         self.intervals: dict[str, timedelta] = {feed.name: config.interval(feed) for feed in config.feeds}
         self.tags = {feed.name: frozenset(feed.tags) for feed in config.feeds}
         self.fingerprints: dict[int, Fingerprint] = {}  # by item id, for story grouping
+        self.batch: list[PollRecord] = []  # records of polls that stored nothing, not recorded yet
+        self._batch_started = 0.0  # time.monotonic() of the batch's first record
 
     def record(
         self, state: FeedState, result: FetchResult, parsed: ParsedFeed | str | None, now: datetime
     ) -> FeedReport:
         """Store what one fetch brought, in order: new items with their hits (one transaction),
-        their stories, then the poll's outcome and the feed's next poll."""
+        their stories, then the poll's outcome and the feed's next poll.
+
+        A poll that brought nothing to store (304, failure, unusable body) is not recorded here
+        but added to the batch (see the module's docstring), recorded by ``flush``.
+        """
         error = _unusable(parsed)
         new_items = hits = 0
+        usable = isinstance(parsed, ParsedFeed) and error is None
         if isinstance(parsed, ParsedFeed) and error is None:
             if parsed.problem:
                 log.warning(
@@ -174,9 +217,25 @@ class _Cycle:
             hit_items = {hit.item for hit in found}
             self._join_stories([entry for entry in stored if entry.id in hit_items], now)
         record = poll_record(state, result, self.intervals[state.name], now, error)
-        self.store.record_poll(record)
+        if usable:
+            self.store.record_poll(record)
+        else:
+            self._add_to_batch(record)
         _log_outcome(record)
         return FeedReport(state.name, record.outcome, new_items, hits, record.error, record.redirected_to)
+
+    def _add_to_batch(self, record: PollRecord) -> None:
+        if not self.batch:
+            self._batch_started = time.monotonic()
+        self.batch.append(record)
+        if len(self.batch) >= BATCH_SIZE or time.monotonic() - self._batch_started >= BATCH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Record the batched polls, in one transaction."""
+        batch, self.batch = self.batch, []
+        if batch:
+            self.store.record_polls(batch)
 
     def _store_new_items(
         self, feed: str, parsed: ParsedFeed, now: datetime
