@@ -3,9 +3,21 @@
 Every way a feed can fail (refused connection, timeout, HTTP error, oversized body, compression
 bomb, redirect loop) comes back as a ``FetchResult`` with ``outcome="error"``, so one bad feed
 never stops a poll; only bugs raise.
+
+Connections are kept alive between the feeds of a cycle: a response whose body is not wanted (a
+304, a redirect, an error) is read to its end when it is known to be small, since httpcore closes
+a connection whose response was not read through, and a cycle of 1,000 feeds answering 304 then
+opened (and the server accepted) 1,000 connections. Keeping them needs a connection pool that
+does not slow down as it grows: httpcore 1.0's pool walks its connections several times per
+request, once for each idle connection (``_assign_requests_to_connections``, O(n²) in the
+connections; encode/httpcore#1035, still open), and probes every idle socket each time; with 50
+connections kept alive that cost 5 s of CPU for 1,000 requests. ``_Pool`` replaces that one
+method with a single pass (see ``_keep_alive_pool``); without it (another httpcore), connections
+are not kept for unwanted bodies, as before.
 """
 
 import asyncio
+import contextlib
 import os
 import socket
 import ssl
@@ -23,6 +35,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import certifi
+import httpcore
 import httpx
 
 from watcher import __version__
@@ -34,6 +47,8 @@ _PERMANENT = frozenset({301, 308})
 # Decompressed bytes produced per step: a compression bomb grows the body this much at a time
 # and is stopped at the cap, instead of inflating a whole network read (~1000x) in one go.
 _STEP = 64 * 1024
+# Unwanted bodies (errors, redirects) up to this size are read, to keep their connection.
+_DRAIN = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,7 @@ class Fetcher:
                 "Accept-Encoding": "gzip, deflate",
             },
         )
+        self._keep_alive = _keep_alive_pool(self._client)
         # Our own queue for the global limit too, so time spent waiting for a turn is not
         # charged to a feed's timeouts (httpx's pool wait is).
         self._all = asyncio.Semaphore(limits.max_connections)
@@ -175,6 +191,7 @@ class Fetcher:
                         if redirects and all_permanent:
                             trace.permanent_redirect = trace.url
                         return await self._outcome(response)
+                    await self._drain(response)
                 if redirects == self._limits.max_redirects:
                     raise _Failure(f"more than {redirects} redirects")
                 redirects += 1
@@ -199,6 +216,8 @@ class Fetcher:
     async def _outcome(self, response: httpx.Response) -> _Got:
         status = response.status_code
         etag, last_modified = response.headers.get("etag"), response.headers.get("last-modified")
+        if status == 304 or not response.is_success:
+            await self._drain(response)
         if status == 304:
             return _Got("not_modified", None, etag, last_modified)
         if status == 410:
@@ -207,6 +226,21 @@ class Fetcher:
             reason = response.reason_phrase or _phrase(status)
             return _Got("error", error=f"HTTP {status} {reason}".rstrip())
         return _Got("ok", await self._read_body(response), etag, last_modified)
+
+    async def _drain(self, response: httpx.Response) -> None:
+        """Read the rest of a response whose body is not wanted, so that its connection can serve
+        the next feed: only with ``_Pool``, and only a body known to be small (a 304 has none at
+        all, and reading it reads nothing from the socket). A body of unknown length, or a large
+        one, is left unread and its connection closed, rather than a failing feed kept waiting."""
+        if not self._keep_alive:
+            return
+        status, length = response.status_code, response.headers.get("content-length")
+        bodiless = status in (204, 304) or status < 200
+        if not bodiless and (length is None or not length.isdigit() or int(length) > _DRAIN):
+            return
+        with contextlib.suppress(httpx.HTTPError):  # the connection broke: httpcore drops it
+            async for _ in response.aiter_raw():
+                pass
 
     async def _read_body(self, response: httpx.Response) -> bytes:
         """The decompressed body, read raw and inflated here in bounded steps (httpx would inflate
@@ -354,6 +388,87 @@ class _Inflater:
             # A full step may leave output pending inside zlib even with no input left.
             if not data and len(piece) < _STEP:
                 return
+
+
+class _Pool(httpcore.AsyncConnectionPool):
+    """httpcore 1.0's connection pool, with its assignment of requests to connections in one pass.
+
+    httpcore calls ``_assign_requests_to_connections`` (under its lock) whenever a request is
+    queued or a response closed; the original is O(n²) in the connections (it counts all
+    connections once per idle one) and probes each idle socket for expiry (``has_expired``: a
+    poll() and several lookups) each time. This one does the same job in one pass over the
+    connections plus one over the queued requests:
+
+    - connections closed (by us, or failed to connect) are dropped;
+    - idle connections beyond ``max_keepalive_connections`` are closed, oldest first (the
+      original compared the count of all connections, not of the idle ones, with that limit);
+    - each queued request, in order, gets an idle connection to its origin, else a new
+      connection if there is room, else room made by closing the oldest idle connection, else
+      waits. A connection is checked for expiry (keep-alive timeout, or closed by the server)
+      only when it is about to be reused; an expired one is closed and the next one tried;
+    - a connection assigned to a request that has not started on it yet is not idle: it is
+      neither given to another request nor closed (encode/httpcore#1110).
+
+    HTTP/1.1 only (the fetcher never asks for HTTP/2): one request per connection at a time.
+    """
+
+    def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
+        closing: list[httpcore.AsyncConnectionInterface] = []
+        connections = [connection for connection in self._connections if not connection.is_closed()]
+        reserved = {id(request.connection) for request in self._requests if request.connection is not None}
+        idle = [c for c in connections if id(c) not in reserved and c.is_idle()]
+        surplus = len(idle) - self._max_keepalive_connections
+        if surplus > 0:
+            closing, idle = idle[:surplus], idle[surplus:]
+        available = [connection for connection in idle if connection.is_available()]
+        for request in self._requests:
+            if not request.is_queued():
+                continue
+            origin = request.request.url.origin
+            connection = None
+            while available and connection is None:
+                candidates = [c for c in available if c.can_handle_request(origin)]
+                if not candidates:
+                    break
+                candidate = candidates[0]
+                available.remove(candidate)
+                idle.remove(candidate)
+                if candidate.has_expired():
+                    closing.append(candidate)
+                else:
+                    connection = candidate
+            if connection is None:
+                if len(connections) - len(closing) >= self._max_connections:
+                    if not idle:
+                        continue  # no room: the request waits for a connection to be released
+                    oldest = idle.pop(0)
+                    if oldest in available:
+                        available.remove(oldest)
+                    closing.append(oldest)
+                connection = self.create_connection(origin)
+                connections.append(connection)
+            request.assign_to_connection(connection)
+        dropped = {id(connection) for connection in closing}
+        self._connections = [connection for connection in connections if id(connection) not in dropped]
+        return closing
+
+
+def _keep_alive_pool(client: httpx.AsyncClient) -> bool:
+    """Give ``client``'s connection pool the single-pass assignment of ``_Pool``. False (the
+    client is left as it is, and unwanted bodies are not read) unless every pool of the client is
+    httpcore 1.0's plain pool: not with a proxy from the environment (HTTP_PROXY...), whose pools
+    are another class."""
+    transports = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
+    pools = [getattr(transport, "_pool", None) for transport in transports if transport is not None]
+    if (
+        not pools
+        or not httpcore.__version__.startswith("1.0.")
+        or any(type(pool) is not httpcore.AsyncConnectionPool for pool in pools)
+    ):
+        return False
+    for pool in pools:
+        pool.__class__ = _Pool  # a subclass adding no state: the pool httpx built, one method replaced
+    return True
 
 
 @cache
