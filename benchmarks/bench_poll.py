@@ -1,23 +1,41 @@
-"""Poll throughput: the 200 real feeds served over loopback HTTP, polled by ``watcher.pipeline.poll``.
+"""Poll throughput: the real feeds served over loopback HTTP, polled by ``watcher.pipeline.poll``.
 
-    .venv/bin/python benchmarks/bench_poll.py [--corpus ../shared/corpora/real-feeds] [--no-gzip]
+    .venv/bin/python benchmarks/bench_poll.py [--corpus ../shared/corpora/real-feeds] [--feeds 1000]
+                                              [--database sqlite|postgresql] [--no-gzip] [--no-baseline]
+                                              [--profile N]
 
-The feeds of the real-feed corpus (``feeds/*``, their original URLs in ``index.tsv``) are served
-from a threaded ``http.server`` on 127.0.0.1, each file at its own path (``/feeds/<file>``), with
-a Content-Type sniffed from the document (RSS, Atom, RDF, JSON Feed, HTML...), a strong ETag (a
-hash of the body), Last-Modified (the file's mtime), gzip when the client asks for it (compressed
-once at start-up, as a caching server would) and 304 Not Modified on a matching If-None-Match (or,
-without one, a satisfied If-Modified-Since). The server runs in a subprocess, so that the peak RSS
-of this process is the poller's alone; its own peak is shown but counted nowhere.
+The 200 files of the real-feed corpus (``feeds/*``, their original URLs in ``index.tsv``) are
+served as ``--feeds`` feeds (default 1,000) from a threaded ``http.server`` on 127.0.0.1: feed k
+is file k mod 200 at its own path, ``/feeds/<k>/<file>``, so each file is served under about
+N / 200 paths. Each path has a Content-Type sniffed from the document (RSS, Atom, RDF, JSON Feed,
+HTML...), a strong ETag of its own (a hash of the body, then the feed's number: two paths never
+share a validator, as two publishers would not), Last-Modified (the file's mtime), gzip when the client
+asks for it (compressed once per file at start-up, as a caching server would) and 304 Not Modified
+on a matching If-None-Match (or, without one, a satisfied If-Modified-Since). The server runs in a
+subprocess, so that the peak RSS of this process is the poller's alone; its own peak is shown but
+counted nowhere.
+
+The copies of a file are distinct feeds with the same items. That does not make the first poll
+cheaper than N distinct feeds of the same sizes would be: deduplication is per feed (``seen`` is
+keyed by feed and entry), so every copy's body is fetched, parsed, its items stored and matched,
+and its hits stored, exactly as for a feed never seen before. The one thing the copies change is
+story grouping: an item hit in several copies finds its near-duplicates from the other copies
+(as a wire story republished by several outlets would), which costs a few queries per hit; the
+example rules hit a handful of items, so this is noise. The re-poll (b) is a conditional GET per
+feed whatever the bodies are.
 
 Measured in one run, one after the other:
 
-(a) a first poll of all 200 feeds into a fresh SQLite database (in a temporary directory) with the
-    example rules of ``rules/``: fetch, parse (in the pipeline's 2-process pool), store, match;
-(b) a second poll of all 200 feeds: conditional GETs, answered 304 wherever (a) stored validators
-    (run three times; the median is reported and compared);
+(a) a first poll of all N feeds into a fresh database with the example rules of ``rules/``: fetch,
+    parse (in the pipeline's 2-process pool), store, match. SQLite (a file in a temporary
+    directory), or with ``--database postgresql`` a scratch PostgreSQL database ``sw_bench_<random>``
+    created on the server named by ``--postgres`` and dropped WITH (FORCE) at the end;
+(b) a second poll of all N feeds: conditional GETs, answered 304 wherever (a) stored validators
+    (run three times; the median is reported and compared: the ratio (b) / (a) is printed). The
+    corpus's one malformed document (5 feeds of 1,000) is no feed, so its validators are not
+    kept and it is fetched and parsed again each time, as it would be in the wild;
 (c) a naive baseline: ``feedparser.parse(url)`` on each URL in turn (feedparser's own fetching,
-    default options).
+    default options); ``--no-baseline`` skips it.
 
 Times are wall-clock; CPU times are shown beside them. Entries/s is items stored per second for
 (a) and entries parsed per second for (c). Database creation (migrations) and rule compilation
@@ -28,20 +46,28 @@ event loop, HTTP client, storage, matching), and RUSAGE_CHILDREN once the parser
 forkserver has been stopped and reaped (the largest of the forkserver and the workers it
 reaped; the HTTP server subprocess is reaped only after that reading). Those are per-process
 peaks, so the footprint of the whole poll (poller + forkserver + workers at the same moment) is
-also sampled from /proc every 50 ms during (a) and (b), as RSS and as PSS (shared pages divided
-among the processes sharing them). Note: with the forkserver start method, each worker re-runs
-the ``__main__`` script (Python < 3.13.8 never preloads it, CPython gh-126631), so a worker imports
-what the main script imports: this script's imports here, ``watcher.cli``'s under the CLI.
+also sampled from /proc during (a) and (b): RSS every 50 ms (``/proc/PID/status``, ~20 µs a
+process), PSS (shared pages divided among the processes sharing them) every 500 ms, since
+``smaps_rollup`` walks a process's page tables (~6 ms for the poller's 250 MB: read every 50 ms,
+it cost ~20% of a core inside the poller, about 0.4 s of a 1.5 s re-poll).
 
-Targets: (a) faster than (c); (b) under 5% of (a); peak RSS under 300 MB, both for the poller
-process and for the sampled footprint of the poll (RSS).
+Note: with the forkserver start method, each worker re-runs the ``__main__`` script (Python <
+3.13.8 never preloads it, CPython gh-126631), so a worker imports what the main script imports:
+this script's imports here, ``watcher.cli``'s under the CLI.
+
+Targets: (a) faster than (c); (b) at most 5% of (a) (issue 15: a re-poll of 1,000 feeds all
+answering 304); peak RSS under 300 MB, both for the poller process and for the sampled footprint
+of the poll (RSS). Each is printed PASS or MISS; the exit status is 0 either way (a benchmark on
+a shared machine is a measurement, not a test).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
+import dataclasses
 import gzip
 import hashlib
 import logging
@@ -53,6 +79,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
@@ -79,6 +106,8 @@ MAX_CONNECTIONS = 50  # and as many per host: every feed is on 127.0.0.1
 MAX_RSS_MB = 300
 MAX_SECOND_POLL = 0.05
 SECOND_POLLS = 3
+DEFAULT_FEEDS = 1000
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 # -- the loopback server (runs in a subprocess: ``bench_poll.py --serve``) -------------------
@@ -114,12 +143,27 @@ def sniff_content_type(body: bytes) -> str:
     return min(found)[1] if found else "application/xml"
 
 
-def load_documents(corpus: Path, files: list[str]) -> dict[str, Document]:
-    """The corpus files by URL path, ready to serve."""
-    documents = {}
-    for file in files:
+def feed_path(k: int, file: str) -> str:
+    """The URL path of feed ``k``, which serves corpus file ``file`` (``feeds/<hash>``)."""
+    return f"/feeds/{k}/{Path(file).name}"
+
+
+def load_documents(corpus: Path, files: list[str], count: int) -> dict[str, Document]:
+    """``count`` feeds by URL path, ready to serve: feed k is ``files[k % len(files)]``, with ETags
+    of its own. The copies of a file share its bodies (read and compressed once)."""
+    originals = {}
+    for file in files[:count]:
         path = corpus / file
-        documents[f"/{file}"] = document(path.read_bytes(), int(path.stat().st_mtime))
+        originals[file] = document(path.read_bytes(), int(path.stat().st_mtime))
+    documents = {}
+    for k in range(count):
+        file = files[k % len(files)]
+        original = originals[file]
+        documents[feed_path(k, file)] = dataclasses.replace(
+            original,
+            etag=f'"{original.etag.strip(chr(34))}-{k}"',
+            gzip_etag=f'"{original.gzip_etag.strip(chr(34))}-{k}"',
+        )
     return documents
 
 
@@ -229,9 +273,9 @@ class FeedServer(ThreadingHTTPServer):
             self.not_modified += 1
 
 
-def serve(corpus: Path, *, use_gzip: bool) -> int:
-    """Serve the corpus until stdin closes; print the port first, and counts at the end."""
-    documents = load_documents(corpus, [file for file, _ in read_index(corpus)])
+def serve(corpus: Path, count: int, *, use_gzip: bool) -> int:
+    """Serve ``count`` feeds of the corpus until stdin closes; print the port first, and counts at the end."""
+    documents = load_documents(corpus, [file for file, _ in read_index(corpus)], count)
     server = FeedServer(documents, use_gzip=use_gzip)
     print(server.server_address[1], flush=True)
 
@@ -251,8 +295,9 @@ class ServerProcess:
     port: int
 
     @classmethod
-    def start(cls, corpus: Path, *, use_gzip: bool) -> ServerProcess:
-        command = [sys.executable, str(Path(__file__).resolve()), "--serve", "--corpus", str(corpus)]
+    def start(cls, corpus: Path, count: int, *, use_gzip: bool) -> ServerProcess:
+        script = str(Path(__file__).resolve())
+        command = [sys.executable, script, "--serve", "--corpus", str(corpus), "--feeds", str(count)]
         if not use_gzip:
             command.append("--no-gzip")
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -292,15 +337,18 @@ def read_index(corpus: Path) -> list[tuple[str, str]]:
     return [(file, url) for file, url in (line.split("\t", 1) for line in lines[1:] if line.strip())]
 
 
-def feed_configs(corpus: Path, port: int) -> list[FeedConfig]:
+def feed_configs(corpus: Path, port: int, count: int) -> list[FeedConfig]:
+    """``count`` feeds, feed k serving corpus file k mod 200, named after the file's original
+    host (and k), at its loopback URL."""
     from watcher.config import FeedConfig
 
-    """One feed per corpus file, named after its original host, at its loopback URL."""
+    index = read_index(corpus)
     feeds = []
-    for file, url in read_index(corpus):
+    for k in range(count):
+        file, url = index[k % len(index)]
         host = (urlsplit(url).hostname or "feed").removeprefix("www.")
-        name = f"{host}-{Path(file).name[:6]}"
-        feeds.append(FeedConfig(name=name, url=f"http://127.0.0.1:{port}/{file}"))
+        name = f"{host}-{Path(file).name[:6]}-{k}"
+        feeds.append(FeedConfig(name=name, url=f"http://127.0.0.1:{port}{feed_path(k, file)}"))
     return feeds
 
 
@@ -309,15 +357,18 @@ def peak_rss_mb(who: int) -> float:
 
 
 class TreeSampler:
-    """Samples, every ``interval`` seconds, the summed RSS and PSS of this process and its
-    descendants (the parser pool's forkserver and workers), leaving out ``exclude`` (the HTTP
-    server): the footprint of a poll at one moment, which per-process peaks (getrusage) cannot
-    give. RSS counts a page shared by several processes in each; PSS divides it among them."""
+    """Samples the summed RSS (every ``interval`` seconds) and PSS (every ``pss_every`` samples)
+    of this process and its descendants (the parser pool's forkserver and workers), leaving out
+    ``exclude`` (the HTTP server): the footprint of a poll at one moment, which per-process peaks
+    (getrusage) cannot give. RSS counts a page shared by several processes in each; PSS divides
+    it among them. RSS comes from ``/proc/PID/status`` (cheap); PSS from ``smaps_rollup``, which
+    walks the page tables, so it is read less often: its peak may miss a short spike."""
 
-    def __init__(self, exclude: int, interval: float = 0.05) -> None:
+    def __init__(self, exclude: int, interval: float = 0.05, pss_every: int = 10) -> None:
         self.peak_rss_mb = self.peak_pss_mb = 0.0
         self._exclude = exclude
         self._interval = interval
+        self._pss_every = pss_every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
@@ -330,23 +381,30 @@ class TreeSampler:
         self._thread.join()
 
     def _run(self) -> None:
+        samples = 0
         while True:
-            rss, pss = self._sample()
-            self.peak_rss_mb, self.peak_pss_mb = max(self.peak_rss_mb, rss), max(self.peak_pss_mb, pss)
+            with_pss = samples % self._pss_every == 0
+            rss, pss = self._sample(with_pss=with_pss)
+            self.peak_rss_mb = max(self.peak_rss_mb, rss)
+            if with_pss:
+                self.peak_pss_mb = max(self.peak_pss_mb, pss)
+            samples += 1
             if self._stop.wait(self._interval):
                 return
 
-    def _sample(self) -> tuple[float, float]:
+    def _sample(self, *, with_pss: bool) -> tuple[float, float]:
         rss = pss = 0
         pending = [os.getpid()]
         while pending:
             pid = pending.pop()
             try:
-                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                    if line.startswith("Rss:"):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
                         rss += int(line.split()[1])
-                    elif line.startswith("Pss:"):
-                        pss += int(line.split()[1])
+                if with_pss:
+                    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                        if line.startswith("Pss:"):
+                            pss += int(line.split()[1])
                 for task in Path(f"/proc/{pid}/task").iterdir():
                     children = (task / "children").read_text().split()
                     pending.extend(int(child) for child in children if int(child) != self._exclude)
@@ -419,16 +477,28 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument(
+        "--feeds", type=int, default=DEFAULT_FEEDS, metavar="N", help="feeds served and polled (default 1000)"
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip (c), the naive feedparser loop")
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--postgres",
+        default=DEFAULT_POSTGRES,
+        help="with --database postgresql: a role allowed to create databases",
+    )
     parser.add_argument("--no-gzip", action="store_true", help="serve every body uncompressed")
     parser.add_argument("--profile", type=int, metavar="N", help="profile (a) and (b) here, N rows")
     parser.add_argument("--sort", default="cumulative", help="profile order (cumulative, tottime...)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.feeds < 1:
+        parser.error("--feeds must be at least 1")
     if args.serve:
-        return serve(args.corpus, use_gzip=not args.no_gzip)
+        return serve(args.corpus, args.feeds, use_gzip=not args.no_gzip)
 
     logging.getLogger("watcher").setLevel(logging.ERROR)  # malformed feeds are counted below instead
-    server = ServerProcess.start(args.corpus, use_gzip=not args.no_gzip)
+    server = ServerProcess.start(args.corpus, args.feeds, use_gzip=not args.no_gzip)
     try:
         return run_benchmark(args, server)
     finally:
@@ -436,15 +506,21 @@ def main() -> int:
             server.process.kill()
 
 
+@dataclass(frozen=True)
+class Naive:
+    seconds: float
+    cpu: float
+    entries: int
+    failed: int  # documents not served 200
+
+
 @dataclass
 class Results:
     first: Timed
     second: Timed
+    seconds_polls: list[float]  # the wall times of the (b) runs, in order
     stored: dict[str, int]
-    naive_seconds: float
-    naive_cpu: float
-    naive_entries: int
-    naive_failed: int
+    naive: Naive | None  # None: skipped (--no-baseline)
     poller_rss: float  # MB, RUSAGE_SELF after (b)
     after_naive_rss: float  # MB, RUSAGE_SELF after (c)
     workers_rss: float | None  # MB, RUSAGE_CHILDREN after the forkserver is reaped
@@ -456,14 +532,36 @@ class Results:
     answered_304: int
 
 
+@contextlib.contextmanager
+def fresh_database(kind: str, postgres: str) -> Iterator[str]:
+    """The URL of an empty database: a SQLite file in a temporary directory, or a scratch
+    PostgreSQL database created on ``postgres`` (a role allowed to create databases), dropped after."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="bench-poll-") as tmp:
+            yield f"sqlite:///{tmp}/bench.db"
+        return
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    name = f"sw_bench_{os.urandom(4).hex()}"
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(postgres, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def measure(args: argparse.Namespace, server: ServerProcess, feeds: list[FeedConfig]) -> Results:
     from watcher.config import Config
     from watcher.matcher import Matcher
     from watcher.rules import load_rules
     from watcher.store import Store
 
-    with tempfile.TemporaryDirectory(prefix="bench-poll-") as tmp:
-        config = Config(database=f"sqlite:///{tmp}/bench.db", rules=RULES, feeds=tuple(feeds))
+    with fresh_database(args.database, args.postgres) as url:
+        config = Config(database=url, rules=RULES, feeds=tuple(feeds))
         start = time.perf_counter()
         store = Store.open(config.database)
         opened = time.perf_counter() - start
@@ -471,20 +569,22 @@ def measure(args: argparse.Namespace, server: ServerProcess, feeds: list[FeedCon
         rules = load_rules(config.rules)
         matcher = Matcher(rules)
         compiled = time.perf_counter() - start
-        print(f"setup (not timed): fresh SQLite database {opened:.2f} s, {len(rules)} rules {compiled:.2f} s")
+        kind = "SQLite" if args.database == "sqlite" else "PostgreSQL"
+        print(f"setup (not timed): fresh {kind} database {opened:.2f} s, {len(rules)} rules {compiled:.2f} s")
         profiles = (cProfile.Profile(), cProfile.Profile()) if args.profile else (None, None)
         try:
             with TreeSampler(exclude=server.process.pid) as sampler:
                 first = timed_poll(config, store, matcher, profiles[0])
                 # The second poll is short and shares two cores with the server: its median of
-                # three (each one a full cycle of 200 conditional GETs) is what is compared.
+                # three (each one a full cycle of N conditional GETs) is what is compared.
                 repeats = [timed_poll(config, store, matcher, profiles[1]) for _ in range(SECOND_POLLS)]
                 second = sorted(repeats, key=lambda timed: timed.seconds)[SECOND_POLLS // 2]
+                seconds_polls = [timed.seconds for timed in repeats]
             stored = store.counts()
         finally:
             store.close()
     poller_rss = peak_rss_mb(resource.RUSAGE_SELF)
-    naive_seconds, naive_cpu, naive_entries, naive_failed = naive_loop([feed.url for feed in feeds])
+    naive = None if args.no_baseline else Naive(*naive_loop([feed.url for feed in feeds]))
     after_naive_rss = peak_rss_mb(resource.RUSAGE_SELF)
     reaped = stop_forkserver()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -497,11 +597,9 @@ def measure(args: argparse.Namespace, server: ServerProcess, feeds: list[FeedCon
     return Results(
         first=first,
         second=second,
+        seconds_polls=seconds_polls,
         stored=stored,
-        naive_seconds=naive_seconds,
-        naive_cpu=naive_cpu,
-        naive_entries=naive_entries,
-        naive_failed=naive_failed,
+        naive=naive,
         poller_rss=poller_rss,
         after_naive_rss=after_naive_rss,
         workers_rss=children.ru_maxrss / 1024 if reaped else None,
@@ -515,25 +613,34 @@ def measure(args: argparse.Namespace, server: ServerProcess, feeds: list[FeedCon
 
 
 def report(r: Results) -> bool:
-    """Print the figures; return whether every target is met."""
+    """Print the figures and each target's PASS or MISS; return whether every target is met."""
     a, b = r.first.seconds, r.second.seconds
+    ratio = b / a
     print(
         f"(a) first poll:  {a:6.2f} s  {r.first.summary.new_items / a:6,.0f} entries/s  "
         f"({describe(r.first.summary)}; poller CPU {r.first.cpu:.2f} s)"
     )
-    for feed in r.first.summary.reports:
-        if feed.error:
-            print(f"      {feed.outcome} {feed.feed}: {feed.error[:100]}")
+    errors = [feed for feed in r.first.summary.reports if feed.error]
+    for feed in errors[:10]:
+        print(f"      {feed.outcome} {feed.feed}: {feed.error[:100] if feed.error else ''}")
+    if len(errors) > 10:
+        print(f"      ... and {len(errors) - 10} more")
+    runs = ", ".join(f"{seconds:.2f}" for seconds in r.seconds_polls)
     print(
-        f"(b) second poll: {b:6.2f} s  {b / a:6.1%} of (a)  "
-        f"({describe(r.second.summary)}; poller CPU {r.second.cpu:.2f} s)"
+        f"(b) second poll: {b:6.2f} s  ratio (b)/(a) {ratio:.2%}  "
+        f"({describe(r.second.summary)}; poller CPU {r.second.cpu:.2f} s; runs {runs} s)"
     )
+    naive = r.naive
+    if naive is None:
+        print("(c) naive loop:  skipped (--no-baseline)")
+    else:
+        print(
+            f"(c) naive loop:  {naive.seconds:6.2f} s  {naive.entries / naive.seconds:6,.0f} entries/s  "
+            f"({naive.entries:,} entries parsed, {naive.failed} responses not 200; CPU {naive.cpu:.2f} s)"
+        )
+    speed = "" if naive is None else f"(a) is {naive.seconds / a:.2f}x as fast as (c); "
     print(
-        f"(c) naive loop:  {r.naive_seconds:6.2f} s  {r.naive_entries / r.naive_seconds:6,.0f} entries/s  "
-        f"({r.naive_entries:,} entries parsed, {r.naive_failed} responses not 200; CPU {r.naive_cpu:.2f} s)"
-    )
-    print(
-        f"(a) is {r.naive_seconds / a:.2f}x as fast as (c); database: {r.stored['items']:,} items, "
+        f"{speed}database: {r.stored['items']:,} items, "
         f"{r.stored['hits']} hits; parser pool CPU {r.workers_cpu:.2f} s; "
         f"server: {r.requests} requests, {r.answered_304} answered 304"
     )
@@ -543,33 +650,35 @@ def report(r: Results) -> bool:
         f"peak RSS: poller (this process, RUSAGE_SELF after (b)) {r.poller_rss:.0f} MB; largest parser "
         f"worker (RUSAGE_CHILDREN) {workers}; poller + 2 workers at most {bound:.0f} MB"
     )
+    after_naive = "" if naive is None else f"this process after (c) {r.after_naive_rss:.0f} MB; "
     print(
         f"          poller + forkserver + workers sampled together every 50 ms: {r.footprint_rss:.0f} MB "
-        f"(PSS {r.footprint_pss:.0f} MB); "
-        f"this process after (c) {r.after_naive_rss:.0f} MB; "
+        f"(PSS, every 500 ms: {r.footprint_pss:.0f} MB); {after_naive}"
         f"server (subprocess, not counted) {r.server_rss or 0:.0f} MB"
     )
     checks = {
-        "(a) faster than (c)": a < r.naive_seconds,
-        f"(b) under {MAX_SECOND_POLL:.0%} of (a)": b < MAX_SECOND_POLL * a,
+        f"(b) at most {MAX_SECOND_POLL:.0%} of (a): {ratio:.2%}": ratio <= MAX_SECOND_POLL,
         f"poller peak RSS under {MAX_RSS_MB} MB": r.poller_rss < MAX_RSS_MB,
         f"poll footprint (poller + pool, sampled) under {MAX_RSS_MB} MB": r.footprint_rss < MAX_RSS_MB,
     }
+    if naive is not None:
+        checks = {"(a) faster than (c)": a < naive.seconds} | checks
     for name, ok in checks.items():
-        print(f"  {'ok    ' if ok else 'MISSED'} {name}")
+        print(f"  {'PASS' if ok else 'MISS'} {name}")
     return all(checks.values())
 
 
 def run_benchmark(args: argparse.Namespace, server: ServerProcess) -> int:
-    feeds = feed_configs(args.corpus, server.port)
+    feeds = feed_configs(args.corpus, server.port, args.feeds)
     served = "gzip when asked" if not args.no_gzip else "uncompressed"
     print(
-        f"{len(feeds)} feeds from {args.corpus}, served on 127.0.0.1:{server.port} ({served}) by a "
-        f"subprocess (pid {server.process.pid}); at most {MAX_CONNECTIONS} connections"
+        f"{len(feeds)} feeds ({min(len(feeds), len(read_index(args.corpus)))} files of {args.corpus}), "
+        f"served on 127.0.0.1:{server.port} ({served}) by a subprocess (pid {server.process.pid}); "
+        f"at most {MAX_CONNECTIONS} connections"
     )
     ok = report(measure(args, server, feeds))
-    print("targets met" if ok else "TARGETS MISSED")
-    return 0 if ok else 1
+    print("targets met" if ok else "targets missed (see MISS above)")
+    return 0  # a measurement, not a test: a missed target is printed, never an exit status
 
 
 if __name__ == "__main__":
