@@ -7,7 +7,8 @@
 #   make test    create .venv if needed, install with the test extras, then lint, type-check, test
 #   make test-fast  the unit tests only (the pure core and the CLI in-process): seconds, while working
 #   make lint    ruff check, ruff format --check, mypy, lint-imports (the layer contracts in pyproject.toml)
-#   make bench   the benchmarks in benchmarks/: bench_match, bench_poll, bench_history, bench_startup
+#   make bench   the benchmarks in benchmarks/: bench_match, bench_poll, bench_history, bench_startup,
+#                bench_dates
 #                (bench_soak.py, hours long, is run by hand)
 #   make clean   remove .venv and every cache
 #
@@ -66,6 +67,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_poll.py
 	$(BIN)/python benchmarks/bench_history.py
 	$(BIN)/python benchmarks/bench_startup.py
+	$(BIN)/python benchmarks/bench_dates.py
 
 clean:
 	rm -rf $(VENV) .run build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache watcher/*.so
