@@ -276,6 +276,28 @@ def test_each_claim_takes_the_tense_of_its_own_clause() -> None:
     assert [c.tense for c in date_claims(text, NOVEMBER)] == ["past", "future"]
 
 
+@pytest.mark.parametrize(
+    ("text", "hedged"),
+    [
+        pytest.param("Putin is expected to visit India around December 5.", True, id="expected"),
+        pytest.param("Putin will reportedly visit India in December.", True, id="reportedly"),
+        pytest.param("The summit is likely to be held in early December.", True, id="likely"),
+        pytest.param("Lavrov may travel to New Delhi next month.", True, id="may"),
+        pytest.param("Putin will visit India on 4-5 December, the Kremlin said.", False, id="will"),
+        pytest.param("Modi and Putin held talks on Tuesday.", False, id="held"),
+        pytest.param("Putin will visit in May.", False, id="the-month-may"),
+    ],
+)
+def test_a_claim_doubted_by_words_around_it_is_hedged(text: str, hedged: bool) -> None:
+    """The timeline takes a date only ever hedged as a rumour."""
+    assert only(text, NOVEMBER).hedged is hedged
+
+
+def test_hedging_stays_in_its_sentence() -> None:
+    text = "Putin is likely to raise oil. The summit will be held on December 4-5."
+    assert not only(text, NOVEMBER).hedged
+
+
 # -- what is no date ----------------------------------------------------------------------------------
 
 

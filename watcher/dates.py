@@ -7,7 +7,9 @@ item's publication time, passed in (no clock here): "on Friday" in a report of w
 the last Friday, in an announcement the next one; "December 4-5" read in November is this
 year's, read in a January report of past events last year's. The tense of the clause around an
 expression decides such cases (``Tense``); it is also what the timeline shows: "held talks on
-Tuesday" says the event happened, "will visit on Friday" that it is expected.
+Tuesday" says the event happened, "will visit on Friday" that it is expected. A claim is also
+``hedged`` when words around it doubt it ("reportedly", "is likely to", "is expected to"): the
+timeline takes a date only hedged as a rumour.
 
 A focused grammar of regular expressions rather than a library: on the labelled headlines of
 benchmarks/data/dates.yaml it resolves 98.6% of the expressions as stated, dateparser's
@@ -55,6 +57,7 @@ class DateClaim:
     tense: Tense
     text: str  # the expression as written
     offset: int  # where it starts in the text
+    hedged: bool  # doubted by words around it ("reportedly", "likely", "expected to")
 
     def more_specific_than(self, other: "DateClaim") -> bool:
         """Whether this claim says more than ``other``: a finer precision, or at one precision a shorter span
@@ -90,7 +93,10 @@ def date_claims(
         resolved = resolve(match, reading)
         if resolved is not None:
             start, end, precision = resolved
-            claims.append(DateClaim(start, end, precision, reading.tense, match.group(), match.start()))
+            hedged = _hedged(text, match.start(), match.end())
+            claims.append(
+                DateClaim(start, end, precision, reading.tense, match.group(), match.start(), hedged)
+            )
     return tuple(claims)
 
 
@@ -789,6 +795,24 @@ def _cue(word: str, previous: str, following: str, before: bool) -> Tense | None
     ):
         return "past"
     return None
+
+
+# -- hedging ---------------------------------------------------------------------------------------
+
+_HEDGE = """
+    reportedly likely unlikely possibly probably tentatively tentative expected rumoured rumored rumours
+    rumors speculation speculated unconfirmed could might may
+"""
+_HEDGES = frozenset(_HEDGE.split())
+
+
+def _hedged(text: str, start: int, end: int) -> bool:
+    """Whether a word of the sentence of ``text[start:end]``, within the tense's reach, doubts it
+    ("Putin is expected to visit on December 5", "reportedly in March"). "May" is the month."""
+    left, right = _between(text, _SENTENCE_END, start, end)
+    before = [m.group() for m in _WORD.finditer(text, left, start)][-_TENSE_REACH:]
+    after = [m.group() for m in _WORD.finditer(text, end, right)][:_TENSE_REACH]
+    return any(word.lower() in _HEDGES and word != "May" for word in (*before, *after))
 
 
 # -- near the matched terms ------------------------------------------------------------------------

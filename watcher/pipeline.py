@@ -1,4 +1,4 @@
-"""One poll cycle: due feeds -> fetch -> parse -> new items -> match -> hits, all stored.
+"""One poll cycle: due feeds -> fetch -> parse -> new items -> match -> hits and their dates, all stored.
 
 Fetching is concurrent (asyncio, bounded by ``FetchLimits``); parsing runs in a process pool
 once more than a few bodies arrived, since feedparser is CPU-bound and machines have several
@@ -33,6 +33,7 @@ from multiprocessing import get_context
 
 from watcher.config import Config
 from watcher.errors import StorageError
+from watcher.events import update_event
 from watcher.faults import fault_point
 from watcher.fetch import Fetcher, FetchLimits, FetchRequest
 from watcher.items import FeedRef
@@ -42,6 +43,7 @@ from watcher.records import FeedReport, FeedState, FetchResult, NewHit, PollReco
 from watcher.schedule import poll_record
 from watcher.store import Store
 from watcher.stories import STORY_WINDOW, Fingerprint, find_story, item_fingerprint
+from watcher.timeline import hit_claims
 
 log = logging.getLogger(__name__)
 
@@ -195,8 +197,9 @@ class _Cycle:
     def record(
         self, state: FeedState, result: FetchResult, parsed: ParsedFeed | str | None, now: datetime
     ) -> FeedReport:
-        """Store what one fetch brought, in order: new items with their hits (one transaction),
-        their stories, then the poll's outcome and the feed's next poll.
+        """Store what one fetch brought, in order: new items with their hits and the dates these
+        state (one transaction), their stories, the events of rules whose new hits state dates,
+        then the poll's outcome and the feed's next poll.
 
         A poll that brought nothing to store (304, failure, unusable body) is not recorded here
         but added to the batch (see the module's docstring), recorded by ``flush``.
@@ -216,6 +219,8 @@ class _Cycle:
             new_items = len(stored)
             hit_items = {hit.item for hit in found}
             self._join_stories([entry for entry in stored if entry.id in hit_items], now)
+            for rule in sorted({hit.rule for hit in found if hit.dates}):
+                update_event(self.store, rule, now)
         record = poll_record(state, result, self.intervals[state.name], now, error)
         if usable:
             self.store.record_poll(record)
@@ -256,9 +261,16 @@ class _Cycle:
         return stored, found, hits
 
     def _match(self, items: Sequence[StoredItem], feed: FeedRef) -> list[NewHit]:
-        """The hits of newly stored items."""
+        """The hits of newly stored items, each with the dates its item states near its terms."""
         return [
-            NewHit(match.rule_id, entry.id, match.score, match.terms, match.hits)
+            NewHit(
+                match.rule_id,
+                entry.id,
+                match.score,
+                match.terms,
+                match.hits,
+                hit_claims(entry.item, match.hits, entry.fetched_at),
+            )
             for entry in items
             for match in self.matcher.match(entry.item, feed)
         ]

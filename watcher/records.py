@@ -7,10 +7,13 @@ the database: ``watcher.store`` turns its rows into these and takes these to wri
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Final, Literal, get_args
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from watcher.items import Item
+
+if TYPE_CHECKING:  # compiling the date grammar is for those that read dates, not every store user
+    from watcher.dates import DateClaim, Precision
 
 Outcome = Literal["ok", "not_modified", "gone", "error"]  # of a poll: fetch, then store
 Mark = Literal["good", "bad"]  # a user's judgement of a hit: relevance feedback
@@ -79,15 +82,24 @@ class StoredItem:
     fetched_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class FieldClaim:
+    """A date a hit's item states near the rule's matched terms, and the field it is in."""
+
+    field: str  # title, summary or content
+    claim: "DateClaim"
+
+
 @dataclass(frozen=True)
 class NewHit:
-    """A rule matching a stored item, to store."""
+    """A rule matching a stored item, to store (with the dates it states, stored with it)."""
 
     rule: str
     item: int  # database id of the item
     score: int
     terms: tuple[str, ...]
     hits: tuple[TermHit, ...]
+    dates: tuple[FieldClaim, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +114,41 @@ class StoredHit:
     hits: tuple[TermHit, ...]
     created_at: datetime
     mark: Mark | None = None  # the user's judgement (``hits mark``)
+
+
+@dataclass(frozen=True)
+class DateReport:
+    """A stored hit as the event timeline reads it: who reported what about when, and at what time."""
+
+    rule: str
+    hit: int
+    item: int
+    feed: str
+    outlet: str  # the feed's own title, else the feed's name
+    title: str
+    link: str | None
+    published: datetime
+    fetched_at: datetime
+    claims: tuple[FieldClaim, ...]  # title first, then summary, then content; each in text order
+
+
+@dataclass(frozen=True, slots=True)
+class EventDate:
+    """When an event is: the dates of a claim (inclusive) and how precisely they were stated."""
+
+    start: date
+    end: date
+    precision: "Precision"
+
+
+@dataclass(frozen=True)
+class EventState:
+    """A rule's event estimate as last stored: what the timeline compares a new estimate with."""
+
+    rule: str
+    date: EventDate
+    text: str  # as its first reporter wrote it
+    changed_at: datetime  # when it was stored
 
 
 @dataclass(frozen=True)

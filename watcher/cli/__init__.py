@@ -17,6 +17,7 @@ import click
 from watcher.cli._context import App, Group
 from watcher.cli.config import config_group
 from watcher.cli.db import db_group
+from watcher.cli.event import event_group
 from watcher.cli.feeds import feeds_group
 from watcher.cli.hits import hits_group
 from watcher.cli.notify import notify_group
@@ -84,6 +85,7 @@ for _command in (
     notify_group,
     hits_group,
     stories_command,
+    event_group,
     stats_command,
     db_group,
     config_group,

@@ -1,4 +1,5 @@
-"""The database: feeds with their HTTP validators and health, items, hits. SQLite or PostgreSQL.
+"""The database: feeds with their HTTP validators and health, items, hits, the dates they state. SQLite
+or PostgreSQL.
 
 The tables are SQLModel classes private to this package (``_tables``); callers get and give frozen
 dataclasses, so no ORM row (with its session, lazy loading and mutability) leaks into the rest of
@@ -13,6 +14,7 @@ share a PostgreSQL database; ``item`` holds the text of the items not pruned yet
 
 from watcher.store._base import StoreBase
 from watcher.store._engine import MIGRATIONS, database_url, make_engine, mask, migrations_config
+from watcher.store._events import EventsMixin
 from watcher.store._feeds import FeedsMixin
 from watcher.store._history import HistoryMixin
 from watcher.store._items import ItemsMixin
@@ -24,7 +26,9 @@ from watcher.store._tables import METADATA
 __all__ = ["METADATA", "MIGRATIONS", "Store", "database_url", "make_engine", "mask", "migrations_config"]
 
 
-class Store(FeedsMixin, ItemsMixin, StoriesMixin, OutboxMixin, HistoryMixin, MaintenanceMixin, StoreBase):
+class Store(
+    FeedsMixin, ItemsMixin, StoriesMixin, OutboxMixin, HistoryMixin, EventsMixin, MaintenanceMixin, StoreBase
+):
     """The database of one summit-watch installation. Each method is one transaction.
 
     One part per job, each in its own module:
@@ -36,5 +40,7 @@ class Store(FeedsMixin, ItemsMixin, StoriesMixin, OutboxMixin, HistoryMixin, Mai
     - ``StoriesMixin`` (``_stories``): items grouped into stories.
     - ``OutboxMixin`` (``_outbox``): alerts of pending hits, their deliveries, claims and attempts.
     - ``HistoryMixin`` (``_history``): the hit and story listings, statistics, the backtest's reads.
+    - ``EventsMixin`` (``_events``): the dates hits state, for the event timeline, and each rule's
+      last estimate.
     - ``MaintenanceMixin`` (``_maintenance``): pruning and vacuuming.
     """

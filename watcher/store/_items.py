@@ -12,7 +12,16 @@ from sqlmodel import select
 from watcher.items import Item
 from watcher.records import NewHit, StoredHit, StoredItem
 from watcher.store._base import StoreBase, _check_aware
-from watcher.store._tables import _FEED, _HIT, _ITEM, _SEEN, _stored_hit, _stored_item
+from watcher.store._tables import (
+    _DATE_CLAIM,
+    _FEED,
+    _HIT,
+    _ITEM,
+    _SEEN,
+    _date_claim_values,
+    _stored_hit,
+    _stored_item,
+)
 
 _KEY_BYTES: Final = 250  # longer item ids are stored as a hash: PostgreSQL cannot index ~2.7 kB keys
 
@@ -82,9 +91,13 @@ class ItemsMixin(StoreBase):
             return self._insert_hits(connection, hits, now)
 
     def _insert_hits(self, connection: Connection, hits: Iterable[NewHit], now: datetime) -> int:
+        """Insert the new ones of ``hits`` with their date claims; return how many were new."""
         _check_aware(now, "now")
-        rows = {
-            (hit.rule, hit.item): {
+        first = {(hit.rule, hit.item): hit for hit in reversed(list(hits))}  # the first of duplicates wins
+        if not first:
+            return 0
+        rows = [
+            {
                 "rule_id": hit.rule,
                 "item_id": hit.item,
                 "score": hit.score,
@@ -92,12 +105,16 @@ class ItemsMixin(StoreBase):
                 "hits": [dataclasses.asdict(term_hit) for term_hit in hit.hits],
                 "created_at": now,
             }
-            for hit in reversed(list(hits))  # the first of duplicates wins
-        }
-        if not rows:
-            return 0
-        insert = self._insert_new(_HIT).returning(_HIT.c.id)
-        return len(connection.execute(insert, list(rows.values())).all())
+            for hit in first.values()
+        ]
+        insert = self._insert_new(_HIT).returning(_HIT.c.id, _HIT.c.rule_id, _HIT.c.item_id)
+        inserted = connection.execute(insert, rows).all()
+        claims = [
+            row for id, rule, item in inserted for row in _date_claim_values(id, first[(rule, item)].dates)
+        ]
+        if claims:
+            connection.execute(_DATE_CLAIM.insert(), claims)
+        return len(inserted)
 
     def item_hits(self, item: int) -> list[StoredHit]:
         """The hits of one item, oldest first."""

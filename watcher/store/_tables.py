@@ -2,11 +2,12 @@
 
 The SQLModel row classes define the schema (Alembic compares the migrations with them); the
 ``Table`` aliases are what the queries use. Rows leave the store only as the frozen dataclasses of
-``watcher.records``: ``_stored_item``, ``_stored_hit`` and ``_deliveries`` read them.
+``watcher.records``: ``_stored_item``, ``_stored_hit`` and ``_deliveries`` read them;
+``_date_claim_values`` writes a hit's date claims (with the hit, or again by ``event rebuild``).
 """
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from typing import Any, Final
 
 from sqlalchemy import JSON, Connection, Index, MetaData, Table, UniqueConstraint, exists, func, update
@@ -16,7 +17,7 @@ from sqlalchemy.sql.dml import Update
 from sqlmodel import Field, SQLModel, select
 
 from watcher.items import Item
-from watcher.records import Delivery, StoredHit, StoredItem, TermHit
+from watcher.records import Delivery, FieldClaim, StoredHit, StoredItem, TermHit
 
 # Named constraints let Alembic's batch mode (SQLite's ALTER TABLE by copy) drop and recreate them.
 NAMING_CONVENTION: Final = {
@@ -140,12 +141,45 @@ class _DeliveryRow(_Row, table=True):
     claimed_by: str | None = None  # which dispatcher ("host:pid"), so a restart can free its claims
 
 
+class _DateClaimRow(_Row, table=True):
+    """A date a hit's item states near the rule's terms (``watcher.dates.DateClaim``), stored with the
+    hit and deleted with it; ``event rebuild`` computes them again."""
+
+    __tablename__ = "date_claim"
+
+    id: int | None = Field(default=None, primary_key=True)
+    hit_id: int = Field(foreign_key="hit.id", ondelete="CASCADE", index=True)
+    field: str  # title, summary or content
+    start_date: date
+    end_date: date
+    precision: str  # one of watcher.dates.PRECISIONS
+    tense: str  # future, past or unstated
+    hedged: bool
+    text: str  # the expression as written
+    offset: int  # where it starts in the field's plain text
+
+
+class _EventStateRow(_Row, table=True):
+    """A rule's event estimate as last stored, so that a change of it is seen once."""
+
+    __tablename__ = "event_state"
+
+    rule_id: str = Field(primary_key=True)
+    start_date: date
+    end_date: date
+    precision: str
+    text: str  # as its first reporter wrote it
+    changed_at: datetime
+
+
 _FEED: Final[Table] = METADATA.tables["feed"]
 _ITEM: Final[Table] = METADATA.tables["item"]
 _SEEN: Final[Table] = METADATA.tables["seen"]
 _HIT: Final[Table] = METADATA.tables["hit"]
 _ALERT: Final[Table] = METADATA.tables["alert"]
 _DELIVERY: Final[Table] = METADATA.tables["delivery"]
+_DATE_CLAIM: Final[Table] = METADATA.tables["date_claim"]
+_EVENT_STATE: Final[Table] = METADATA.tables["event_state"]
 
 
 def _stored_item(row: Mapping[Any, Any]) -> StoredItem:
@@ -172,6 +206,24 @@ def _stored_hit(row: Mapping[Any, Any]) -> StoredHit:
         created_at=row["created_at"],
         mark=row.get("mark"),
     )
+
+
+def _date_claim_values(hit: int, claims: Iterable[FieldClaim]) -> list[dict[str, Any]]:
+    """The ``date_claim`` rows of a hit's claims."""
+    return [
+        {
+            "hit_id": hit,
+            "field": stated.field,
+            "start_date": stated.claim.start,
+            "end_date": stated.claim.end,
+            "precision": stated.claim.precision,
+            "tense": stated.claim.tense,
+            "hedged": stated.claim.hedged,
+            "text": stated.claim.text,
+            "offset": stated.claim.offset,
+        }
+        for stated in claims
+    ]
 
 
 def _fold_into_earlier_alerts(which: Any, new_alert: int | None) -> Update:
