@@ -757,3 +757,53 @@ def test_a_dispatcher_killed_mid_send_loses_nothing_and_repeats_at_most_one(
     }
     assert set(gate.subjects) == expected  # none lost
     assert 8 <= len(gate.subjects) <= 9  # at most the one in flight twice
+
+
+# -- date changes (notify_on: date_change) -----------------------------------------------------------
+
+
+def test_a_date_change_alerts_each_target_once_by_email(desk: Desk, smtp_server: SmtpServer) -> None:
+    """The first date, then a more precise one, alert; a report agreeing with it does not; the hits
+    themselves send nothing (the rule asks for date changes only)."""
+    desk.rule = {"group_wait": 0, "notify_on": ["date_change"]}
+    desk.targets = [{"name": "analysts", "url": smtp_server.mailto(), "pace": 0}]
+
+    def send(at: datetime) -> list[Dispatched]:
+        return desk.send_due(at, {**build_targets(load_config(desk.settings())), "desk": desk.recorder})
+
+    desk.publish(Entry("v1", "Putin to visit New Delhi in December"))
+    assert sorted((d.target, d.outcome) for d in send(T0)) == [("analysts", "sent"), ("desk", "sent")]
+    desk.clock.advance(timedelta(hours=1))
+    desk.publish(
+        Entry("v2", "Kremlin: Putin to visit New Delhi on December 4-5", link="https://kremlin.example/1")
+    )
+    assert len(send(desk.clock())) == 2
+    desk.clock.advance(timedelta(hours=1))
+    desk.publish(Entry("v3", "Putin will visit New Delhi on December 4-5, officials say"), feed="agency")
+    assert send(desk.clock()) == []  # the same date again: no change, no alert
+    assert send(desk.clock() + timedelta(hours=1)) == []  # each sent once
+
+    expected = [
+        "[summit-watch] Putin visit: now expected in December 2025 (was: no date)",
+        "[summit-watch] Putin visit: now dated 4\u20135 December 2025 (was: December 2025)",
+    ]
+    assert [message.title for message in desk.recorder.sent] == expected
+    mails = [smtp_server.next_message(), smtp_server.next_message()]
+    assert [str(mail.message["Subject"]) for mail in mails] == expected
+    body = mails[1].body("plain")
+    assert "First reported by Wire" in body
+    assert "on December 4-5" in body
+    assert "Stated by 1 outlet: Wire" in body  # when it changed
+    assert len(smtp_server.received) == 2
+
+
+def test_a_date_change_in_quiet_hours_waits_for_their_end(desk: Desk) -> None:
+    desk.rule = {
+        "notify_on": "date_change",
+        "quiet_hours": {"start": "08:00", "end": "10:00", "timezone": "UTC"},  # T0 is 09:00
+    }
+    desk.publish(Entry("v1", "Putin to visit New Delhi on December 4-5"))
+    assert [d.outcome for d in desk.send_due(T0)] == ["held"]
+    assert desk.recorder.sent == []
+    (message,) = desk.received(T0.replace(hour=10))
+    assert message.title == "[summit-watch] Putin visit: now dated 4\u20135 December 2025 (was: no date)"

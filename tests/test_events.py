@@ -361,9 +361,10 @@ def test_event_rebuild_reads_the_dates_of_stored_hits_again(
 
 
 @pytest.fixture
-def seed_settings(seeds: list[Path], tmp_path: Path, store: Store, database_url: str) -> Path:
-    """The seed articles from two feeds, The Hindu's and the Hindustan Times', polled into the store."""
-    hindu, hindustan = seed_entries(seeds)
+def seed_settings(real_seeds: list[Path], tmp_path: Path, store: Store, database_url: str) -> Path:
+    """The real seed articles (../shared) from two feeds, The Hindu's and the Hindustan Times',
+    polled into the store: what they state, as they state it."""
+    hindu, hindustan = seed_entries(real_seeds)
     feeds = {}
     for name, entry, outlet in (("hindu", hindu, "The Hindu"), ("ht", hindustan, "Hindustan Times")):
         path = tmp_path / f"{name}.xml"

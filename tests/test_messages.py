@@ -5,13 +5,13 @@ message, limits, escaping and templates."""
 # ruff: noqa: RUF001
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from conftest import WriteFile, write_file
 
-from watcher.alerts import Alert, Format, Message, Priority, Report, StoryEntry
+from watcher.alerts import Alert, DateChange, Format, Message, Priority, Report, StoryEntry
 from watcher.config import load_config
 from watcher.errors import ConfigError, RulesError
 from watcher.items import Item
@@ -28,7 +28,7 @@ from watcher.messages import (
     merge_templates,
     render,
 )
-from watcher.records import TermHit
+from watcher.records import EventDate, TermHit
 from watcher.rules import Rule, load_rules
 from watcher.schema import Templates
 from watcher.text import plain_text
@@ -794,3 +794,47 @@ def test_seed_articles_render_as_one_story_with_also_reported_by(seeds: list[Pat
     assert render(alert(entry, name=rule.title), "text").title.startswith(
         "[summit-watch] Putin visit to India: In a telephonic conversation held on Tuesday, Russian President"
     )
+
+
+# -- date changes ----------------------------------------------------------------------------------
+
+
+def date_change_alert(outlets: int = 2) -> Alert:
+    change = DateChange(
+        date=EventDate(date(2025, 12, 4), date(2025, 12, 5), "days"),
+        was=EventDate(date(2025, 12, 1), date(2025, 12, 31), "month"),
+        text="on December 4-5",
+        first_outlet="Times <of> India",
+        first_at=datetime(2025, 11, 28, 14, 2, tzinfo=UTC),
+        outlets=tuple(f"Outlet {n}" for n in range(1, outlets + 1)),
+    )
+    return Alert(
+        1, "summit", "India-Russia summit", "high", datetime(2025, 11, 28, 15, tzinfo=UTC), (), change=change
+    )
+
+
+def test_a_date_change_says_the_new_date_the_old_one_and_who_said_it_first() -> None:
+    message = render(date_change_alert(), "text")
+    assert (
+        message.title
+        == "[summit-watch] India-Russia summit: now dated 4\u20135 December 2025 (was: December 2025)"
+    )
+    assert message.priority == "high"
+    assert message.body.splitlines() == [
+        "India-Russia summit: now dated 4\u20135 December 2025 (was: December 2025)",
+        "First reported by Times <of> India · 2025-11-28 14:02 UTC: \u201con December 4-5\u201d",
+        "Stated by 2 outlets: Outlet 1, Outlet 2",
+        "More: summit-watch event summit",
+    ]
+
+
+def test_a_date_change_in_html_is_escaped_and_names_at_most_ten_outlets() -> None:
+    body = render(date_change_alert(outlets=12), "html").body
+    assert body.startswith("<p><strong>India-Russia summit: now dated")
+    assert "Times &lt;of&gt; India" in body
+    assert "<of>" not in body
+    assert (
+        "Stated by 12 outlets: Outlet 1, Outlet 2, Outlet 3, Outlet 4, Outlet 5, Outlet 6, Outlet 7, " in body
+    )
+    assert "Outlet 10 and 2 more" in body
+    assert "Outlet 11" not in body

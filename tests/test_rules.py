@@ -20,7 +20,7 @@ from watcher.yamlfile import load_yaml
 
 _ALLOWED_KEYS = (
     "cooldown, description, digest, enabled, feeds, fields, fuzziness, group_wait, id, lead, match, name, "
-    "notify, priority, quiet_hours, templates, topical"
+    "notify, notify_on, priority, quiet_hours, templates, topical"
 )
 
 # (file name, content, expected stderr lines with {path} for the file's path)
@@ -70,6 +70,16 @@ INVALID_FILES = [
             "{path}:6: quiet_hours.ende: unknown key; did you mean 'end'?",
         ],
         id="several-nested-typos",
+    ),
+    pytest.param(
+        "notify-on.yaml",
+        """\
+        match:
+          all: [Putin]
+        notify_on: [hit, date_changes]
+        """,
+        ["{path}:3: notify_on[1]: input should be 'hit' or 'date_change'"],
+        id="notify-on-unknown-event",
     ),
     pytest.param(
         "realret.yaml",

@@ -9,10 +9,13 @@ items from several outlets) become one ``StoryEntry`` with "also reported by". R
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from watcher.records import TermHit
+from watcher.records import EventDate, TermHit
+
+if TYPE_CHECKING:
+    from watcher.dates import Precision
 
 Format = Literal["text", "markdown", "html"]
 Priority = Literal["low", "normal", "high"]
@@ -45,6 +48,51 @@ class StoryEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class DateChange:
+    """What a date-change alert says (a rule's ``notify_on: date_change``): the event's estimated
+    date now and before (None: the first date reported), as first written, by whom, and the outlets
+    stating it."""
+
+    date: EventDate
+    was: EventDate | None
+    text: str
+    first_outlet: str
+    first_at: datetime
+    outlets: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """As stored with its alert."""
+        return {
+            "date": _date_json(self.date),
+            "was": None if self.was is None else _date_json(self.was),
+            "text": self.text,
+            "first_outlet": self.first_outlet,
+            "first_at": self.first_at.isoformat(),
+            "outlets": list(self.outlets),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "DateChange":
+        return cls(
+            date=_json_date(data["date"]),
+            was=None if data["was"] is None else _json_date(data["was"]),
+            text=data["text"],
+            first_outlet=data["first_outlet"],
+            first_at=datetime.fromisoformat(data["first_at"]),
+            outlets=tuple(data["outlets"]),
+        )
+
+
+def _date_json(when: EventDate) -> dict[str, str]:
+    return {"start": when.start.isoformat(), "end": when.end.isoformat(), "precision": when.precision}
+
+
+def _json_date(data: dict[str, str]) -> EventDate:
+    precision = cast("Precision", data["precision"])
+    return EventDate(date.fromisoformat(data["start"]), date.fromisoformat(data["end"]), precision)
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """One message of one rule (or of several rules that fired on the same stories): its stories,
     in the order their first hit arrived."""
@@ -59,6 +107,7 @@ class Alert:
     # Every rule of a message that stands for several rules' alerts on the same stories (a target's
     # ``group_by: story``), by name, ``rule_name`` first; empty in a one-rule alert.
     rules: tuple[str, ...] = ()
+    change: DateChange | None = None  # a date-change alert: no stories, this instead
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from watcher.alerts import DateChange
 from watcher.records import EventDate, EventState
 from watcher.store import Store
 from watcher.timeline import changed, event, hit_claims
@@ -40,10 +41,26 @@ def update_event(store: Store, rule: str, now: datetime) -> bool:
     if not changed(before, after):
         return False
     state = None if estimate is None else EventState(rule, estimate.date, estimate.text, now)
-    if not store.set_event_state(rule, before, state):
+    change = None
+    if estimate is not None:  # a date no longer stated is no news to send
+        first = estimate.first.report
+        change = DateChange(
+            estimate.date, before, estimate.text, first.outlet, first.published, estimate.outlets
+        ).to_json()
+    if not store.set_event_state(rule, before, state, change):
         return False
     log.info("event_date_changed rule=%s date=%s was=%s", rule, _logged(after), _logged(before))
     return True
+
+
+def catch_up(store: Store, rules: Sequence[str], now: datetime) -> tuple[str, ...]:
+    """Store the changed estimates of ``rules`` that a poll stored the hits of but not the change
+    (the daemon was killed in between); return those rules. Run at start-up, so that no change
+    goes unalerted."""
+    caught = tuple(rule for rule in rules if update_event(store, rule, now))
+    if caught:
+        log.warning("events_recovered rules=%s", ",".join(caught))
+    return caught
 
 
 def rebuild(store: Store, rules: Sequence[str], now: datetime) -> Rebuilt:

@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 from string import Template
 from typing import Final
 
-from watcher.alerts import Alert, Format, Message, Report, StoryEntry
-from watcher.records import TermHit
+from watcher.alerts import Alert, DateChange, Format, Message, Report, StoryEntry
+from watcher.display import period
+from watcher.records import EventDate, TermHit
 from watcher.schema import Templates
 from watcher.text import words
 
@@ -30,6 +31,7 @@ SNIPPET_LEAD: Final = 80  # of which at most this much comes before the matches,
 HEADLINE_CHARS: Final = 300  # some feeds put a whole paragraph in the title
 UNTITLED_CHARS: Final = 80  # a headline made of a story's first words, when it has no title
 MATCHED_TERMS: Final = 8  # a "matched" line names at most this many terms, then "…"
+CHANGE_OUTLETS: Final = 10  # a date-change alert names at most this many outlets stating the date
 MATCHED_CHARS: Final = 60  # and shows at most this much of each (a regular expression can match a lot)
 _BODY_FIELDS: Final = ("summary", "content")
 _FIELDS: Final = ("title", *_BODY_FIELDS)
@@ -77,7 +79,10 @@ def merge_templates(*layers: Templates | None) -> Templates:
 def render(
     alert: Alert, format: Format, templates: Templates | None = None, limits: Limits = DEFAULT_LIMITS
 ) -> Message:
-    """An alert as a message in ``format``, within ``limits``; ``templates`` replace default parts."""
+    """An alert as a message in ``format``, within ``limits``; ``templates`` replace default parts
+    (of an alert of stories: a date change has a layout of its own)."""
+    if alert.change is not None:
+        return _date_change(alert, alert.change, format, limits)
     chosen = templates or Templates()
     return Message(
         title=_title(alert, chosen.title, limits.title_max),
@@ -330,6 +335,47 @@ def _published(when: datetime | None) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# -- date changes ---------------------------------------------------------------------------------
+
+
+def _date_change(alert: Alert, change: DateChange, format: Format, limits: Limits) -> Message:
+    """ "Putin visit: now dated 4-5 December 2025 (was: December 2025)", then who said it first, as
+    written, and which outlets state it (at most ``CHANGE_OUTLETS`` named: a message of a few lines)."""
+    style = _STYLES[format]
+    headline = f"{alert.rule_name}: {_estimate(change.date)} (was: {_was(change.was)})"
+    outlets = len(change.outlets)
+    named = ", ".join(change.outlets[:CHANGE_OUTLETS])
+    if outlets > CHANGE_OUTLETS:
+        named += f" and {outlets - CHANGE_OUTLETS} more"
+    lines = [
+        f"First reported by {change.first_outlet} · {_published(change.first_at)}: “{change.text}”",
+        f"Stated by {outlets} outlet{'' if outlets == 1 else 's'}: {named}",
+        f"More: summit-watch event {alert.rule_id}",
+    ]
+    paragraph = [style.escape(headline), *(style.escape(line) for line in lines)]
+    if style is _HTML:
+        body = f"<p><strong>{paragraph[0]}</strong><br>\n" + "<br>\n".join(paragraph[1:]) + "</p>"
+    elif style is _MARKDOWN:
+        body = f"**{paragraph[0]}**  \n" + "  \n".join(paragraph[1:])
+    else:
+        body = "\n".join(paragraph)
+    return Message(
+        title=_shorten(f"[summit-watch] {headline}", limits.title_max),
+        body=body,
+        format=format,
+        priority=alert.priority,
+    )
+
+
+def _estimate(when: EventDate) -> str:
+    said = period(when.start, when.end, when.precision)
+    return f"now dated {said}" if when.precision in ("day", "days") else f"now expected in {said}"
+
+
+def _was(when: EventDate | None) -> str:
+    return "no date" if when is None else period(when.start, when.end, when.precision)
 
 
 # -- headlines and snippets ----------------------------------------------------------------------

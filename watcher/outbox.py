@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
-from watcher.alerts import Alert, Report, SendResult, StoryEntry, merge_alerts
+from watcher.alerts import Alert, DateChange, Report, SendResult, StoryEntry, merge_alerts
 from watcher.claims import OWNER, owner_gone
 from watcher.config import Config
 from watcher.errors import WatcherError
@@ -80,12 +80,15 @@ class Outbox:
         self._late: list[Dispatched] = []  # outcomes recorded after their dispatch returned
 
     def plan(self) -> list[int]:
-        """Make an alert of each rule's pending hits whose time has come; return the alerts' ids.
+        """Make an alert of each rule's pending hits whose time has come, and give the date-change
+        alerts stored since the last plan their deliveries; return the alerts' ids.
 
-        Hits of a rule no longer configured stay pending (kept, not sent) until it returns.
+        Hits of a rule no longer configured stay pending (kept, not sent) until it returns. A rule
+        alerts on what its ``notify_on`` says; what it does not alert on becomes history (an alert
+        with no delivery).
         """
         now = self._clock()
-        made = []
+        made = self._plan_date_changes(now)
         for pending in self._store.pending_rules():
             rule = self._rules.get(pending.rule)
             if rule is None or not rule.enabled:
@@ -93,7 +96,7 @@ class Outbox:
             policy = policy_for(rule, self._config.defaults)
             if due_at(policy, pending.first_pending, pending.last_alert) > now:
                 continue
-            targets = self._targets_of(rule)
+            targets = self._targets_of(rule) if "hit" in rule.notify_on else []
             alert = self._store.create_alert(rule.id, targets, now, digest=policy.digest is not None)
             if alert is not None:
                 made.append(alert)
@@ -102,6 +105,23 @@ class Outbox:
                     rule.id,
                     alert,
                     pending.hits,
+                    ",".join(targets) or "-",
+                )
+        return made
+
+    def _plan_date_changes(self, now: datetime) -> list[int]:
+        made = []
+        for alert, rule_id in self._store.unplanned_alerts():
+            rule = self._rules.get(rule_id)
+            if rule is None or not rule.enabled:
+                continue
+            targets = self._targets_of(rule) if "date_change" in rule.notify_on else []
+            if self._store.plan_alert(alert, targets, now):
+                made.append(alert)
+                log.info(
+                    "alert_created rule=%s alert=%d kind=date_change targets=%s",
+                    rule.id,
+                    alert,
                     ",".join(targets) or "-",
                 )
         return made
@@ -177,8 +197,7 @@ class Outbox:
         stored = self._store.alert(id)
         if stored is None:
             return None
-        rule_id, created_at, digest = stored
-        rule = self._rules.get(rule_id)
+        rule = self._rules.get(stored.rule)
         hits = self._store.alert_hits(id)
         stories: dict[int, list[AlertHit]] = {}
         for hit in hits:
@@ -186,12 +205,13 @@ class Outbox:
         members = self._store.story_items(stories)
         return Alert(
             id=id,
-            rule_id=rule_id,
-            rule_name=rule.title if rule is not None else rule_id,
+            rule_id=stored.rule,
+            rule_name=rule.title if rule is not None else stored.rule,
             priority=rule.priority if rule is not None else "normal",
-            created_at=created_at,
+            created_at=stored.created_at,
             entries=tuple(_entry(story, found, members[story]) for story, found in stories.items()),
-            digest=digest,
+            digest=stored.digest,
+            change=None if stored.change is None else DateChange.from_json(stored.change),
         )
 
     def _targets_of(self, rule: Rule) -> list[str]:
@@ -212,10 +232,10 @@ class Outbox:
                 )
                 return [Dispatched(delivery.id, delivery.rule, delivery.target, "held", retry_at=hold)]
         alert = self.alert(delivery.alert)
-        if alert is None or not alert.entries:
+        if alert is None or not (alert.entries or alert.change):
             return [self._drop(delivery)]
         sent = [delivery]
-        if not alert.digest and self._config.group_by(delivery.target) == "story":
+        if alert.entries and not alert.digest and self._config.group_by(delivery.target) == "story":
             companions = self._store.claim_companions(
                 delivery,
                 [entry.story_id for entry in alert.entries],

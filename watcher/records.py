@@ -8,7 +8,7 @@ the database: ``watcher.store`` turns its rows into these and takes these to wri
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Final, Literal, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 from watcher.items import Item
 
@@ -149,6 +149,17 @@ class EventState:
     date: EventDate
     text: str  # as its first reporter wrote it
     changed_at: datetime  # when it was stored
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    """An alert as stored: its rule, when it was made, whether a digest, and for a date-change
+    alert what the change says (``alerts.DateChange.to_json``); None for an alert of hits."""
+
+    rule: str
+    created_at: datetime
+    digest: bool
+    change: dict[str, Any] | None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import time
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 RULE_FILE_SUFFIXES = (".yaml", ".yml")
 FieldName = Literal["title", "summary", "content"]
+NotifyOn = Literal["hit", "date_change"]  # what a rule alerts on
 FIELDS: tuple[FieldName, ...] = ("title", "summary", "content")
 _ESCAPE = re.compile(r"\\.")  # \S, \W, \B...: a regex's escapes may be capitals
 # Python's own parser of regular expressions (private, but the one ``re.compile`` uses): its tree
@@ -463,6 +464,16 @@ class Rule(StrictModel):
         one_or_list({"enum": list(FIELDS)}),
     ] = FIELDS
     notify: Names | None = Field(default=None, description="Target names to alert; default all targets.")
+    notify_on: Annotated[
+        tuple[NotifyOn, ...],
+        BeforeValidator(one_or_many),
+        Field(min_length=1),
+        one_or_list({"enum": list(get_args(NotifyOn))}),
+    ] = Field(
+        default=("hit",),
+        description="hit: an alert for new hits; date_change: an alert when the event's estimated date "
+        "changes (summit-watch event RULE). One or a list.",
+    )
     group_wait: Duration | None = None
     cooldown: Duration | None = None
     quiet_hours: QuietHours | None = None

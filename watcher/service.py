@@ -36,6 +36,7 @@ from watcher.config import Config, FeedConfig, load_config
 from watcher.dblock import DatabaseLock
 from watcher.display import when
 from watcher.errors import ConfigError, RulesError, StorageError, WatcherError
+from watcher.events import catch_up
 from watcher.health import HealthServer
 from watcher.matcher import Matcher
 from watcher.metrics import Metrics
@@ -176,6 +177,9 @@ class Service:
             if not self._until_stored(
                 "join_stories", lambda: join_storyless(config, store, loaded.matcher, self._clock())
             ):
+                return 0
+            enabled = [rule.id for rule in rules.enabled]
+            if not self._until_stored("events", lambda: catch_up(store, enabled, self._clock())):
                 return 0
             self._schedule_feeds(config, first=True)
             self._schedule_service_jobs()

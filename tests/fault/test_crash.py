@@ -83,6 +83,28 @@ def test_a_kill_before_stories_are_joined_is_made_good_at_start(
     assert len(newsroom.smtp.received) == 1
 
 
+def test_a_kill_before_a_date_change_is_stored_alerts_it_at_start(
+    newsroom: Newsroom, notify_socket: NotifySocket, daemons: list[Daemon]
+) -> None:
+    """Killed after storing a hit that dates the event, before storing the change: the restarted
+    daemon stores it, and its alert goes out once."""
+    newsroom.write_rule("visit", {**VISIT, "notify_on": "date_change"})
+    newsroom.publish("putin-1", "Putin to visit New Delhi on December 4-5")
+    settings = newsroom.settings()
+    first = Daemon(settings, notify_socket, {FAULT: "poll_stored"}).start()
+    daemons.append(first)
+    assert first.wait() == -signal.SIGKILL
+
+    second = Daemon(settings, notify_socket).start()
+    daemons.append(second)
+    second.expect_log(r"events_recovered rules=visit")
+    mail = newsroom.smtp.next_message(timeout=WAIT)
+    assert "now dated 4\u20135 December" in str(mail.message["Subject"])
+    second.signal(signal.SIGTERM)
+    assert second.wait() == 0
+    assert len(newsroom.smtp.received) == 1
+
+
 class RefusingGate:
     """An aiosmtpd handler that holds message number ``hold`` until ``release`` is set, then
     refuses it (451, so it is not delivered); every other message is accepted and kept."""

@@ -14,6 +14,7 @@ from watcher.records import DateReport, EventDate, EventState, FieldClaim, Store
 from watcher.rules import FIELDS
 from watcher.store._base import StoreBase, _check_aware
 from watcher.store._tables import (
+    _ALERT,
     _DATE_CLAIM,
     _EVENT_STATE,
     _HIT,
@@ -96,10 +97,18 @@ class EventsMixin(StoreBase):
         when = EventDate(row["start_date"], row["end_date"], row["precision"])
         return EventState(rule, when, row["text"], row["changed_at"])
 
-    def set_event_state(self, rule: str, expected: EventDate | None, state: EventState | None) -> bool:
+    def set_event_state(
+        self,
+        rule: str,
+        expected: EventDate | None,
+        state: EventState | None,
+        change: Mapping[str, Any] | None = None,
+    ) -> bool:
         """Store ``state`` as the estimate of ``rule`` (None: it has none) if the stored one is still
         ``expected`` (None: none stored); return whether it was stored. Of several daemons storing
-        one change, one does."""
+        one change, one does. With ``change``, the same transaction stores a date-change alert
+        saying it, which the outbox's plan gives its deliveries: a change is never stored without
+        its alert, nor alerted twice."""
         if expected is None and state is None:
             return False
         stored = [_EVENT_STATE.c.rule_id == rule]
@@ -122,8 +131,20 @@ class EventsMixin(StoreBase):
             }
             if expected is None:
                 insert = self._insert_new(_EVENT_STATE).returning(_EVENT_STATE.c.rule_id)
-                return connection.execute(insert, {"rule_id": rule, **values}).first() is not None
-            return connection.execute(update(_EVENT_STATE).where(*stored).values(**values)).rowcount == 1
+                done = connection.execute(insert, {"rule_id": rule, **values}).first() is not None
+            else:
+                done = connection.execute(update(_EVENT_STATE).where(*stored).values(**values)).rowcount == 1
+            if done and change is not None:
+                connection.execute(
+                    _ALERT.insert().values(
+                        rule_id=rule,
+                        created_at=state.changed_at,
+                        kind="date_change",
+                        change=dict(change),
+                        unplanned=True,
+                    )
+                )
+            return done
 
 
 def _text_order(stated: FieldClaim) -> tuple[int, int]:

@@ -5,11 +5,11 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, update
+from sqlalchemy import Connection, delete, exists, func, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import select
 
-from watcher.records import DELIVERY_STATES, AlertHit, Delivery, PendingRule
+from watcher.records import DELIVERY_STATES, AlertHit, Delivery, PendingRule, StoredAlert
 from watcher.store._base import StoreBase, _check_aware
 from watcher.store._tables import (
     _ALERT,
@@ -37,7 +37,11 @@ class OutboxMixin(StoreBase):
             .group_by(_HIT.c.rule_id)
             .order_by(_HIT.c.rule_id)
         )
-        last = select(_ALERT.c.rule_id, func.max(_ALERT.c.created_at)).group_by(_ALERT.c.rule_id)
+        last = (  # a date-change alert is no alert of hits: it starts no cooldown
+            select(_ALERT.c.rule_id, func.max(_ALERT.c.created_at))
+            .where(_ALERT.c.kind == "hits")
+            .group_by(_ALERT.c.rule_id)
+        )
         with self._errors(), self._engine.connect() as connection:
             rows = connection.execute(pending).all()
             last_alerts: dict[str, datetime] = dict(connection.execute(last).all())
@@ -71,29 +75,34 @@ class OutboxMixin(StoreBase):
             if connection.execute(left).scalar_one() == 0:
                 connection.execute(delete(_ALERT).where(_ALERT.c.id == alert))
                 return None
-            if targets:
-                connection.execute(
-                    _DELIVERY.insert(),
-                    [
-                        {
-                            "alert_id": alert,
-                            "target": target,
-                            "state": "pending",
-                            "attempts": 0,
-                            "created_at": now,
-                            "next_attempt": now,
-                        }
-                        for target in dict.fromkeys(targets)
-                    ],
-                )
+            _insert_deliveries(connection, alert, targets, now)
             return int(alert)
 
-    def alert(self, id: int) -> tuple[str, datetime, bool] | None:
-        """An alert's rule id, creation time and whether it is a digest (None: no such alert)."""
-        query = select(_ALERT.c.rule_id, _ALERT.c.created_at, _ALERT.c.digest).where(_ALERT.c.id == id)
+    def unplanned_alerts(self) -> list[tuple[int, str]]:
+        """The date-change alerts not given their deliveries yet, as (alert id, rule id), oldest first."""
+        query = select(_ALERT.c.id, _ALERT.c.rule_id).where(_ALERT.c.unplanned).order_by(_ALERT.c.id)
+        with self._errors(), self._engine.connect() as connection:
+            return [(id, rule) for id, rule in connection.execute(query).all()]
+
+    def plan_alert(self, alert: int, targets: Sequence[str], now: datetime) -> bool:
+        """Give an unplanned alert a delivery per target (none: it stays as history); False when
+        another dispatcher planned it first. One transaction."""
+        _check_aware(now, "now")
+        with self._errors(), self._engine.begin() as connection:
+            taken = update(_ALERT).where(_ALERT.c.id == alert, _ALERT.c.unplanned).values(unplanned=False)
+            if connection.execute(taken).rowcount != 1:
+                return False
+            _insert_deliveries(connection, alert, targets, now)
+            return True
+
+    def alert(self, id: int) -> StoredAlert | None:
+        """An alert's rule, time, kind and what a date change says (None: no such alert)."""
+        query = select(_ALERT.c.rule_id, _ALERT.c.created_at, _ALERT.c.digest, _ALERT.c.change).where(
+            _ALERT.c.id == id
+        )
         with self._errors(), self._engine.connect() as connection:
             row = connection.execute(query).one_or_none()
-        return None if row is None else (row[0], row[1], row[2])
+        return None if row is None else StoredAlert(row[0], row[1], row[2], row[3])
 
     def alert_hits(self, alert: int) -> list[AlertHit]:
         """The hits of an alert with their items, oldest hit first."""
@@ -328,4 +337,23 @@ class OutboxMixin(StoreBase):
             _DELIVERY.c.state.in_(_DUE_STATES),
             _DELIVERY.c.next_attempt <= now,
             or_(_DELIVERY.c.claimed_until.is_(None), _DELIVERY.c.claimed_until <= now),
+        )
+
+
+def _insert_deliveries(connection: Connection, alert: int, targets: Sequence[str], now: datetime) -> None:
+    """A pending delivery of ``alert`` per distinct target, due at ``now``."""
+    if targets:
+        connection.execute(
+            _DELIVERY.insert(),
+            [
+                {
+                    "alert_id": alert,
+                    "target": target,
+                    "state": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                    "next_attempt": now,
+                }
+                for target in dict.fromkeys(targets)
+            ],
         )

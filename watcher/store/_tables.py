@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Final
 
-from sqlalchemy import JSON, Connection, Index, MetaData, Table, UniqueConstraint, exists, func, update
+from sqlalchemy import JSON, Connection, Index, MetaData, Table, UniqueConstraint, exists, false, func, update
 from sqlalchemy import select as core_select
 from sqlalchemy.orm import registry
 from sqlalchemy.sql.dml import Update
@@ -118,6 +118,11 @@ class _AlertRow(_Row, table=True):
     rule_id: str
     created_at: datetime
     digest: bool = False
+    kind: str = Field(default="hits", sa_column_kwargs={"server_default": "hits"})  # or "date_change"
+    change: dict[str, Any] | None = Field(default=None, sa_type=JSON)  # a date change: what it says
+    # A date-change alert is stored with the change that makes it (one transaction); the plan then
+    # gives it its deliveries, by the rule's targets as the outbox knows them.
+    unplanned: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class _DeliveryRow(_Row, table=True):
