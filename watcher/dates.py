@@ -835,3 +835,65 @@ def _near(
         if any(max(term_first - last, first - term_last, 1) - 1 <= within for term_first, term_last in terms):
             kept.append((match, resolve))
     return kept
+
+
+# -- the dates as said ----------------------------------------------------------------------------
+# Printed with the words and conventions the grammar reads (its month, season and part tables), so
+# that what `event` and an alert print reads back as the same claim.
+
+_MONTH_NAMES = {number: name.capitalize() for name, number in reversed(_MONTHS.items())}  # the full names
+_SEASON_NAMES = {month: name for name, month in reversed(_SEASONS.items())}  # autumn, not fall
+_TO = "\u2013"  # an en dash: 4\u20135 December
+
+
+def period(start: date, end: date, precision: str) -> str:
+    """Dates an event is said to be on, as said (this module's precisions): 4 December 2025, 4-5
+    December 2025 (an en dash), the week of 1 December 2025, early December 2025, December 2025,
+    winter 2026, Q3 2026, late 2026, 2026; a span no name fits ("later this year") as its days."""
+    whole_months = start.day == 1 and end == _month_end(end.year, end.month)
+    months = (end.year - start.year) * 12 + end.month - start.month + 1
+    month = f"{_MONTH_NAMES[start.month]} {start.year}"
+    if precision == "week" and start.weekday() == 0 and end == start + timedelta(days=6):
+        return f"the week of {_said_day(start)}"
+    if precision == "month_part" and months == 1:
+        last = _month_end(start.year, start.month).day
+        for part, (first_day, last_day) in _MONTH_THIRDS.items():
+            if (start.day, end.day) == (first_day, min(last_day, last)):
+                return _part_of(part, month)
+    if whole_months:
+        if precision == "month" and months == 1:
+            return month
+        if precision == "season" and months == 3 and start.month in _SEASON_NAMES:
+            return f"{_SEASON_NAMES[start.month]} {end.year}"
+        if precision == "quarter" and months == 3 and start.month % 3 == 1:
+            return f"Q{start.month // 3 + 1} {start.year}"
+        for part, span in _YEAR_PARTS.items():
+            if precision == "year_part" and (start.month, end.month) == span:
+                return _part_of(part, str(start.year))
+        if precision == "year" and months == 12 and start.month == 1:
+            return str(start.year)
+    return _said_days(start, end)
+
+
+def _part_of(part: str, whole: str) -> str:
+    """ "early December 2025", "mid-December 2025", "the first half of 2026"."""
+    if part == "mid":
+        return f"mid-{whole}"
+    if part.endswith("half"):
+        return f"the {part} of {whole}"
+    return f"{part} {whole}"
+
+
+def _said_days(start: date, end: date) -> str:
+    """4 December 2025; 4-5 December 2025, 30 November - 2 December 2025 (en dashes)."""
+    if start == end:
+        return _said_day(start)
+    if start.year != end.year:
+        return f"{_said_day(start)} {_TO} {_said_day(end)}"
+    if start.month != end.month:
+        return f"{start.day} {_MONTH_NAMES[start.month]} {_TO} {_said_day(end)}"
+    return f"{start.day}{_TO}{_said_day(end)}"
+
+
+def _said_day(when: date) -> str:
+    return f"{when.day} {_MONTH_NAMES[when.month]} {when.year}"

@@ -21,7 +21,6 @@ from string import Template
 from typing import Final
 
 from watcher.alerts import Alert, DateChange, Format, Message, Report, StoryEntry
-from watcher.display import period
 from watcher.records import EventDate, TermHit
 from watcher.schema import Templates
 from watcher.text import words
@@ -370,11 +369,15 @@ def _date_change(alert: Alert, change: DateChange, format: Format, limits: Limit
 
 
 def _estimate(when: EventDate) -> str:
+    from watcher.dates import period  # the date grammar's words, compiled only for a date change
+
     said = period(when.start, when.end, when.precision)
     return f"now dated {said}" if when.precision in ("day", "days") else f"now expected in {said}"
 
 
 def _was(when: EventDate | None) -> str:
+    from watcher.dates import period
+
     return "no date" if when is None else period(when.start, when.end, when.precision)
 
 

@@ -6,7 +6,7 @@ import click
 
 from watcher.cli._context import App, Group, now, pass_app
 from watcher.cli._output import echo_json, print_fitted_table
-from watcher.display import count, period, when
+from watcher.display import count, when
 
 if TYPE_CHECKING:
     from datetime import tzinfo
@@ -99,6 +99,8 @@ def event_rebuild(app: App, rule_id: str | None) -> None:
 
 
 def _period(date: "EventDate") -> str:
+    from watcher.dates import period  # the date grammar: compiled by this command only
+
     return period(date.start, date.end, date.precision)
 
 

@@ -1,4 +1,4 @@
-"""How the dates of an event read (watcher.display.period): as said, at the precision stated."""
+"""How the dates of an event read (watcher.dates.period): as said, at the precision stated."""
 
 # Ranges of dates are printed with an en dash.
 # ruff: noqa: RUF001
@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from watcher.display import period
+from watcher.dates import period
 
 
 @pytest.mark.parametrize(
